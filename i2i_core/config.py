@@ -1,0 +1,182 @@
+"""Run configuration: pydantic models, merging and readable validation errors.
+
+Resolution order (later wins): the core defaults, the recipe's ``defaults``, the
+preset, ``--config FILE`` (TOML or JSON), then every ``--set a.b=c``. The merged
+dict is validated once, so error locations are the dotted paths the user typed.
+The ``model`` section is validated by the recipe's own ``Config`` model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    """Where the images come from and how they are preprocessed (reference option names)."""
+
+    dataset: str = Field("aligned", description="dataset reader from the datasets registry")
+    root: str | None = Field(None, description="data folder (reference: --dataroot)")
+    synthetic: dict[str, Any] | None = Field(
+        None, description="when root is unset: parameters of the built-in synthetic data set, made in a cache folder")
+    direction: Literal["AtoB", "BtoA"] = Field("AtoB", description="translate A to B or B to A")
+    preprocess: Literal["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"] = Field(
+        "resize_and_crop", description="resizing/cropping at load time (reference semantics, bicubic)")
+    load_size: int = Field(286, gt=0, description="scale images to this size")
+    crop_size: int = Field(256, gt=0, description="then crop to this size")
+    no_flip: bool = Field(False, description="do not flip images horizontally for augmentation")
+    batch_size: int = Field(1, gt=0)
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    serial_batches: bool = Field(False, description="take images in order (unaligned: B paired by index)")
+    max_dataset_size: int | None = Field(None, gt=0, description="use at most this many images")
+    test_split: str = Field("test", description="split used for held-out evaluation and samples")
+
+    @field_validator("crop_size")
+    @classmethod
+    def _crop_not_larger(cls, v: int, info: Any) -> int:
+        load, mode = info.data.get("load_size"), info.data.get("preprocess")
+        if load is not None and mode in ("resize_and_crop", "scale_width_and_crop") and v > load:
+            raise ValueError(f"crop_size {v} is larger than load_size {load}; expected crop_size <= load_size")
+        return v
+
+
+class TrainerConfig(_Strict):
+    """The training loop: length, optimizer, schedule, precision and output cadence."""
+
+    n_epochs: int = Field(100, ge=0, description="epochs at the initial learning rate")
+    n_epochs_decay: int = Field(100, ge=0, description="epochs to linearly decay the rate to zero")
+    epoch_count: int = Field(1, ge=1, description="starting epoch number for the schedule (reference option)")
+    max_steps: int | None = Field(None, gt=0, description="stop after this many iterations (overrides epochs)")
+    optimizer: str = Field("adam", description="optimizer from the optimizers registry")
+    lr: float = Field(2e-4, gt=0)
+    beta1: float = Field(0.5, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    fused_optimizer: bool = Field(False, description="use fused/foreach optimizer kernels when available")
+    lr_policy: Literal["linear", "linear_to_zero", "step", "cosine", "plateau"] = Field(
+        "linear", description="linear: junyanz's lambda rule; linear_to_zero: pix2pixHD's (reaches 0 at the end)")
+    lr_decay_iters: int = Field(50, gt=0, description="step policy: multiply by 0.1 every N epochs")
+    precision: Precision = Field("fp32", description="fp32, bf16 (autocast, CPU or CUDA) or fp16 (CUDA only)")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    seed: int = Field(0)
+    deterministic: bool = Field(False, description="torch.use_deterministic_algorithms")
+    channels_last: bool = Field(False)
+    compile: bool = Field(False, description="torch.compile the networks")
+    sample_every: int = Field(200, gt=0, description="write sample images every N steps")
+    save_every: int = Field(1000, gt=0, description="write a checkpoint every N steps")
+    log_every: int = Field(10, gt=0, description="append losses to the JSONL log every N steps")
+    keep_checkpoints: int = Field(3, ge=1, description="step_<n> checkpoints kept besides latest")
+    init_from: str | None = Field(
+        None, description="run folder or checkpoint whose tensors seed the networks where name and size match")
+    evaluate: bool = Field(True, description="after training, score the held-out split against the identity baseline")
+    eval_max_images: int = Field(50, gt=0)
+
+    @field_validator("device")
+    @classmethod
+    def _device_ok(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
+            return v
+        raise ValueError(f"expected auto, cpu, cuda or cuda:N, got {v!r}")
+
+
+class RunConfig(_Strict):
+    """One run: which recipe, its model options, the data and the trainer."""
+
+    recipe: str
+    preset: str | None = None
+    model: dict[str, Any] = Field(default_factory=dict)
+    data: DataConfig = Field(default_factory=DataConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+
+# --- merging ----------------------------------------------------------------------
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return ``base`` updated recursively with ``override`` (neither is modified)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Read a TOML or JSON config file into a nested dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        elif path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            raise ConfigError(f"config file {path}: expected a .toml or .json file")
+    except (ValueError, json.JSONDecodeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"config file {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a table/object at the top level")
+    return data
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value: JSON when it parses (numbers, true, null, lists), else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        lowered = text.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        return text
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict:
+    """Turn ``["a.b=1", "c=x"]`` into ``{"a": {"b": 1}, "c": "x"}``."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. trainer.lr=0.001")
+        key, _, raw = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(f"--set {item!r}: empty key")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part} is set both as a value and as a section")
+        node[parts[-1]] = parse_value(raw)
+    return out
+
+
+def format_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``dotted.path: message (got value)``."""
+    lines = []
+    for err in error.errors(include_url=False):
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        lines.append(f"{loc}: {msg} (got {shown})")
+    return "; ".join(lines)

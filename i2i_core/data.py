@@ -1,0 +1,77 @@
+"""Reproducible data order: per-epoch permutations and per-item augmentation seeds.
+
+Every item key is ``(index, seed)`` where both come from ``(run seed, epoch,
+position)`` only, so a resumed run sees exactly the batches an uninterrupted run
+would have seen, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+
+def _mix(*values: int) -> int:
+    h = 0x9E3779B97F4A7C15
+    for v in values:
+        h = ((h ^ (v & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+def seeded_keys(dataset: Any) -> bool:
+    """Whether ``dataset`` takes ``(index, seed)`` keys (the readers of i2i do)."""
+    return bool(getattr(dataset, "seeded_items", False))
+
+
+class EpochSampler(Sampler):
+    """Yields the keys of one epoch, from position ``start`` on."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, seeded: bool = True) -> None:
+        self.n, self.seed, self.shuffle, self.seeded = n, seed, shuffle, seeded
+        self.epoch, self.start = 1, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def keys(self) -> list:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(_mix(self.seed, self.epoch))
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        if not self.seeded:
+            return order
+        return [(i, _mix(self.seed, self.epoch, pos)) for pos, i in enumerate(order)]
+
+    def __iter__(self) -> Iterator:
+        return iter(self.keys()[self.start :])
+
+    def __len__(self) -> int:
+        return self.n - self.start
+
+
+def make_loader(dataset: Any, batch_size: int, seed: int, *, shuffle: bool = True, num_workers: int = 0,
+                pin_memory: bool = False) -> tuple[DataLoader, EpochSampler]:
+    """A DataLoader over ``dataset`` with an :class:`EpochSampler` (call ``set_epoch``)."""
+    seeded = seeded_keys(dataset)
+    sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                        pin_memory=pin_memory, persistent_workers=False)
+    return loader, sampler
+
+
+def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
+    """Move every tensor of a (nested) batch to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        t = batch.to(device, non_blocking=True)
+        if channels_last and t.dim() == 4 and t.is_floating_point():
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
+    if isinstance(batch, dict):
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
+    if isinstance(batch, list):
+        return [to_device(v, device, channels_last) for v in batch]
+    return batch

@@ -1,0 +1,47 @@
+"""User-facing errors.
+
+Every error the CLI can show derives from :class:`I2IError`. The CLI prints
+``str(error)`` on one line (plus ``hint`` when set) and exits non-zero without a
+traceback, so messages must name the culprit (file, field, value) and what was
+expected.
+"""
+
+from __future__ import annotations
+
+
+class I2IError(Exception):
+    """Base of every error meant for the user rather than the developer."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        if hint:
+            self.hint = hint
+
+
+class ConfigError(I2IError, ValueError):
+    """A configuration value, preset or override is invalid."""
+
+
+class UnknownNameError(I2IError, KeyError):
+    """A registry lookup failed; the message carries did-you-mean suggestions."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class DuplicateNameError(I2IError):
+    """Two plugins registered the same name in one registry."""
+
+
+class PluginLoadError(I2IError):
+    """A plugin failed to import or to register (only raised in strict mode)."""
+
+
+class CheckpointError(I2IError):
+    """A checkpoint is missing, truncated or belongs to another architecture."""
+
+
+class DataError(I2IError):
+    """A data folder, image or label map is missing, unreadable or malformed."""

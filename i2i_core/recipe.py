@@ -1,0 +1,198 @@
+"""Recipes: what one training iteration of a model family computes.
+
+How to write a recipe
+=====================
+
+A recipe is a subclass of :class:`Recipe` with:
+
+* ``name`` – the registry name (``i2i run NAME``);
+* ``Config`` – a pydantic model of the recipe's ``model.*`` options, with
+  ``extra="forbid"`` so that typos are errors;
+* ``defaults`` – optional nested overrides of the ``data``/``trainer`` sections
+  that this recipe needs by default (e.g. ``{"data": {"dataset": "unaligned"}}``);
+* ``build(ctx)`` – create the networks (``ctx.architecture(...)``), losses and
+  optimizers (``ctx.optimizer(params)``) and return them as a :class:`Modules`;
+* ``training_step(batch, step)`` – one iteration: forwards, then
+  ``step.backward(loss)`` and ``step.optimizer_step(opt)`` for every update, in
+  the order the reference uses; returns the losses as ``{name: float}``;
+* ``sample(batch)`` – images to show, ``{name: (B, C, H, W) tensor in [-1, 1]}``;
+* ``translate(batch)`` – inference output for ``i2i translate``.
+
+The trainer runs ``training_step`` under autocast and owns the grad scaler, so a
+recipe never mentions precision: ``step.backward`` scales, ``step.optimizer_step``
+unscales and steps, and the trainer updates the scaler once per iteration after
+every optimizer stepped. State that is neither a network nor an optimizer (image
+pools) goes through ``state_dict``/``load_state_dict`` so that ``--resume`` restores it.
+
+Example:
+    >>> class Copy(Recipe):
+    ...     name = "copy"
+    ...     def build(self, ctx):
+    ...         return Modules(nets={}, optimizers={})
+    ...     def training_step(self, batch, step):
+    ...         return {}
+    ...     def translate(self, batch):
+    ...         return batch["A"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+if TYPE_CHECKING:
+    from .config import DataConfig, TrainerConfig
+    from .registry.registries import Registries
+
+
+class RecipeConfig(BaseModel):
+    """Base of recipe ``Config`` models: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+@dataclass
+class Modules:
+    """What :meth:`Recipe.build` returns: networks and optimizers by name."""
+
+    nets: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+
+
+@dataclass
+class BuildContext:
+    """What a recipe may use to build itself."""
+
+    registries: Registries
+    trainer: TrainerConfig
+    data: DataConfig
+    device: torch.device
+    training: bool = True
+
+    def architecture(self, name: str, **kwargs: Any) -> nn.Module:
+        """Build a registered network with the reference's keyword arguments."""
+        return self.registries.architectures.build(name, **kwargs)
+
+    def loss(self, name: str, **kwargs: Any) -> nn.Module:
+        """Build a registered loss module."""
+        return self.registries.losses.build(name, **kwargs)
+
+    def optimizer(self, params: Iterable, **overrides: Any) -> torch.optim.Optimizer:
+        """Build the configured optimizer (``trainer.optimizer``, ``lr``, ``beta1``, ``beta2``)."""
+        t = self.trainer
+        kwargs: dict[str, Any] = {"lr": t.lr, "betas": (t.beta1, t.beta2)}
+        if t.fused_optimizer:
+            kwargs["fused"] = True
+        kwargs.update(overrides)
+        return self.registries.optimizers.build(t.optimizer, list(params), **kwargs)
+
+
+class StepContext:
+    """Precision-aware helpers handed to :meth:`Recipe.training_step`."""
+
+    def __init__(self, scaler: torch.amp.GradScaler, step: int = 0, epoch: int = 1,
+                 autocast: Any = None) -> None:
+        self.scaler = scaler
+        self.step = step
+        self.epoch = epoch
+        self._autocast = autocast
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` (scaled when fp16 is on)."""
+        self.scaler.scale(loss).backward()
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer, zero_grad: bool = False) -> None:
+        """Step ``optimizer`` through the grad scaler; optionally clear its grads after."""
+        self.scaler.step(optimizer)
+        if zero_grad:
+            optimizer.zero_grad(set_to_none=True)
+
+    @staticmethod
+    def zero_grad(*optimizers: torch.optim.Optimizer) -> None:
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    @staticmethod
+    def requires_grad(nets: nn.Module | Iterable[nn.Module], flag: bool) -> None:
+        """Freeze (``False``) or unfreeze the parameters of one or more networks."""
+        for net in [nets] if isinstance(nets, nn.Module) else nets:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+    @contextlib.contextmanager
+    def full_precision(self) -> Iterator[None]:
+        """Leave autocast for a block (e.g. a numerically sensitive loss)."""
+        if self._autocast is None:
+            yield
+            return
+        with torch.autocast(self._autocast.device, enabled=False):
+            yield
+
+
+class Recipe:
+    """Base class of every training recipe (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[BaseModel]] = RecipeConfig
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: BaseModel | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+        self.nets: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # --- to implement ---------------------------------------------------------
+    def build(self, ctx: BuildContext) -> Modules:
+        raise NotImplementedError
+
+    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+        raise NotImplementedError
+
+    def translate(self, batch: dict) -> torch.Tensor:
+        """Inference: the translated image batch in [-1, 1]."""
+        raise NotImplementedError
+
+    # --- optional -------------------------------------------------------------
+    @classmethod
+    def validate_run(cls, run: Any) -> None:
+        """Cross-section checks of a resolved :class:`RunConfig` (raise ``ConfigError``).
+
+        Called once after validation, e.g. to check that ``data.crop_size`` suits
+        ``model.netG`` or that a staged preset names the run it starts from.
+        """
+
+    def sample(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Images to show for a batch (default: input, output and target)."""
+        with torch.no_grad():
+            out = {"input": batch["A"], "output": self.translate(batch)}
+        if "B" in batch:
+            out["target"] = batch["B"]
+        return out
+
+    def evaluation_pair(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(prediction, target, identity_baseline_or_None)`` for held-out scoring."""
+        with torch.no_grad():
+            pred = self.translate(batch)
+        ident = batch["A"] if batch["A"].shape == batch["B"].shape else None
+        return pred, batch["B"], ident
+
+    def state_dict(self) -> dict[str, Any]:
+        """Extra training state (beyond nets/optimizers) to checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called by the trainer before each epoch (e.g. to change which params train)."""
+
+    def setup(self, ctx: BuildContext) -> Modules:
+        """Build and keep the modules (called by the trainer)."""
+        modules = self.build(ctx)
+        self.nets, self.optimizers = modules.nets, modules.optimizers
+        return modules

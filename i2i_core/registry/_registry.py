@@ -1,0 +1,120 @@
+"""A small generic name -> object registry with did-you-mean errors."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Any, Generic, Iterable, Iterator, TypeVar
+
+from ..errors import DuplicateNameError, UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered object and where it came from."""
+
+    name: str
+    obj: T
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    plugin: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+class Registry(Generic[T]):
+    """Names to objects for one kind of component (``kind`` is used in messages).
+
+    Example:
+        >>> r = Registry("architecture")
+        >>> r.add("unet_256", dict)
+        >>> r.get("unet_256") is dict
+        True
+    """
+
+    def __init__(self, kind: str, doc: str = "") -> None:
+        self.kind = kind
+        self.__doc__ = doc or f"Registry of {kind}s."
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(
+        self,
+        name: str,
+        obj: T,
+        *,
+        description: str = "",
+        aliases: Iterable[str] = (),
+        replace: bool = False,
+        plugin: str | None = None,
+        **meta: Any,
+    ) -> None:
+        """Register ``obj`` under ``name`` (and ``aliases``).
+
+        Raises:
+            DuplicateNameError: ``name`` exists and ``replace`` is false.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.kind} name must be a non-empty string, got {name!r}")
+        for key in (name, *aliases):
+            if not replace and (key in self._entries or key in self._aliases):
+                old = self._entries.get(self._aliases.get(key, key))
+                raise DuplicateNameError(
+                    f"{self.kind} {key!r} is registered twice: by plugin "
+                    f"{old.plugin if old else '?'!s} and by plugin {plugin!s}"
+                )
+        self._entries[name] = Entry(name, obj, description, tuple(aliases), plugin, dict(meta))
+        for alias in aliases:
+            self._aliases[alias] = name
+
+    def entry(self, name: str) -> Entry[T]:
+        """Return the :class:`Entry` for ``name`` or an alias of it."""
+        key = self._aliases.get(name, name)
+        try:
+            return self._entries[key]
+        except KeyError:
+            raise UnknownNameError(self._unknown_message(name)) from None
+
+    def get(self, name: str) -> T:
+        """Return the object registered under ``name``."""
+        return self.entry(name).obj
+
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the builder registered under ``name`` with the given arguments."""
+        return self.get(name)(*args, **kwargs)
+
+    def list(self, pattern: str = "*", exclude: Iterable[str] = ()) -> list[str]:
+        """Names matching the fnmatch ``pattern``, naturally sorted."""
+        names = [n for n in self._entries if fnmatch.fnmatchcase(n, pattern)]
+        names = [n for n in names if not any(fnmatch.fnmatchcase(n, e) for e in exclude)]
+        return sorted(names, key=_natural_key)
+
+    def entries(self) -> list[Entry[T]]:
+        """All entries, naturally sorted by name."""
+        return [self._entries[n] for n in self.list()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries or name in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _unknown_message(self, name: str) -> str:
+        known = self.list()
+        close = difflib.get_close_matches(name, known + list(self._aliases), n=5, cutoff=0.6)
+        msg = f"Unknown {self.kind} {name!r}."
+        if close:
+            msg += f" Did you mean: {', '.join(close)}?"
+        shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+        msg += f" Installed: {shown or 'none'}"
+        return msg

@@ -1,0 +1,219 @@
+"""Every hook an i2i plugin may implement; each docstring is the hook's contract.
+
+Plugins implement hooks with :data:`i2i_core.hookimpl`::
+
+    from i2i_core import hookimpl
+
+    @hookimpl
+    def register_architectures(register):
+        register("my_net", build_my_net, role="generator", description="...")
+
+Registration hooks are called once per :class:`~i2i_core.Engine`, one
+implementation at a time, so every entry records the plugin that provided it and a
+raising plugin is reported and skipped. Lifecycle hooks are called by the
+:class:`~i2i_core.Trainer`; their exceptions stop training.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._markers import hookspec
+
+# --- registration ---------------------------------------------------------------
+
+
+@hookspec
+def register_architectures(register: Callable[..., None]) -> None:
+    """Register network builders.
+
+    Called once per engine. Call ``register(name, builder, *, role="generator",
+    description="", aliases=())`` for each network. ``role`` is one of
+    ``generator``, ``discriminator``, ``encoder`` or ``other``. ``builder(**kwargs)``
+    returns an ``nn.Module``; kwargs use the reference implementations' names
+    (``input_nc``, ``output_nc``, ``ngf``, ``ndf``, ``norm``, ``use_dropout``, ...).
+
+    Args:
+        register: adds one entry to the architectures registry.
+    """
+
+
+@hookspec
+def register_losses(register: Callable[..., None]) -> None:
+    """Register loss builders.
+
+    Called once per engine. Call ``register(name, builder, description="")``;
+    ``builder(**kwargs)`` returns an ``nn.Module`` loss.
+
+    Args:
+        register: adds one entry to the losses registry.
+    """
+
+
+@hookspec
+def register_optimizers(register: Callable[..., None]) -> None:
+    """Register optimizer builders.
+
+    Called once per engine. Call ``register(name, builder, description="")``;
+    ``builder(params, **kwargs)`` returns a ``torch.optim.Optimizer``.
+
+    Args:
+        register: adds one entry to the optimizers registry.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[..., None]) -> None:
+    """Register dataset readers.
+
+    Called once per engine. Call ``register(name, builder, description="")``;
+    ``builder(cfg: DataConfig, split: str)`` returns a map-style
+    ``torch.utils.data.Dataset`` whose items are dicts of float CHW tensors in
+    [-1, 1] (keys such as ``A``, ``B``, ``label``, ``inst``) and ``*_path``
+    strings. Items accept an ``int`` index or an ``(index, seed)`` pair; with a
+    seed, random augmentation must depend on that seed only (reproducible resume).
+
+    Args:
+        register: adds one entry to the datasets registry.
+    """
+
+
+@hookspec
+def register_recipes(register: Callable[..., None]) -> None:
+    """Register training recipes.
+
+    Called once per engine. Call ``register(name, recipe_cls, description="")``
+    where ``recipe_cls`` subclasses :class:`i2i_core.Recipe`.
+
+    Args:
+        register: adds one entry to the recipes registry.
+    """
+
+
+@hookspec
+def register_presets(register: Callable[..., None]) -> None:
+    """Register named presets of a recipe.
+
+    Called once per engine. Call ``register(recipe, preset, overrides,
+    description="")``; ``overrides`` is nested like the run config, e.g.
+    ``{"model": {"netG": "unet_128"}, "data": {"crop_size": 128}}``. A preset may
+    target a recipe of another plugin.
+
+    Args:
+        register: adds one entry to the presets registry.
+    """
+
+
+@hookspec
+def register_importers(register: Callable[..., None]) -> None:
+    """Register converters of official checkpoint files.
+
+    Called once per engine. Call ``register(name, importer, description="")``;
+    ``importer(path, arch: str, **kwargs)`` returns an
+    :class:`i2i_core.checkpoint.ImportedWeights` (networks' state dicts plus the
+    run config that rebuilds them), used by ``i2i import-checkpoint --from NAME``.
+
+    Args:
+        register: adds one entry to the importers registry.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add subcommands to the ``i2i`` click group.
+
+    Called once by ``i2i``'s ``main()`` after the engine is built, never at import
+    time. A raising implementation is replaced by a command that reports the error.
+
+    Args:
+        cli: the ``click.Group`` named ``i2i``.
+    """
+
+
+# --- training lifecycle ---------------------------------------------------------
+
+
+@hookspec
+def before_train(trainer: Any) -> None:
+    """Called once when :meth:`Trainer.fit` starts, after networks are built and a
+    checkpoint (if resuming) is loaded, before the first step.
+
+    Args:
+        trainer: the running :class:`i2i_core.Trainer`.
+    """
+
+
+@hookspec
+def before_step(trainer: Any, batch: dict) -> None:
+    """Called before every training step with the batch already on the device.
+
+    Must be cheap: it runs on the hot path of every iteration.
+
+    Args:
+        trainer: the running trainer (``trainer.step`` is the step about to run).
+        batch: the batch dict; mutate in place only if you know what you do.
+    """
+
+
+@hookspec
+def after_step(trainer: Any, step: int, logs: dict) -> None:
+    """Called after every step, after the optimizers and the grad scaler stepped.
+
+    Args:
+        trainer: the running trainer.
+        step: the 1-based number of the step just finished.
+        logs: the ``dict[str, float]`` of losses the recipe returned.
+    """
+
+
+@hookspec
+def after_sample(trainer: Any, step: int, images: dict) -> None:
+    """Called after the trainer rendered sample images (every ``sample_every`` steps).
+
+    Args:
+        trainer: the running trainer.
+        step: the step the samples belong to.
+        images: ``dict[str, Tensor]`` of (B, C, H, W) images in [-1, 1].
+    """
+
+
+@hookspec
+def before_save_checkpoint(trainer: Any, checkpoint: dict) -> None:
+    """Called with the checkpoint dict before it is written; may add keys.
+
+    Added values must be loadable with ``torch.load(weights_only=True)``
+    (tensors, numbers, strings, lists, dicts).
+
+    Args:
+        trainer: the running trainer.
+        checkpoint: the dict about to be saved.
+    """
+
+
+@hookspec
+def after_load_checkpoint(trainer: Any, checkpoint: dict) -> None:
+    """Called after a training checkpoint was loaded and restored on resume.
+
+    Args:
+        trainer: the trainer being resumed.
+        checkpoint: the loaded dict (with any keys plugins added on save).
+    """
+
+
+@hookspec
+def on_train_error(trainer: Any, error: BaseException) -> None:
+    """Called when a step raised; the error is re-raised afterwards.
+
+    Args:
+        trainer: the trainer that failed.
+        error: the exception.
+    """
+
+
+@hookspec
+def after_train(trainer: Any) -> None:
+    """Called once when :meth:`Trainer.fit` ends, whether it succeeded or not.
+
+    Args:
+        trainer: the trainer that ran.
+    """

@@ -1,0 +1,128 @@
+"""The set of registries one engine fills from its plugins' registration hooks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable
+
+import pluggy
+
+from ..errors import DuplicateNameError, UnknownNameError
+from ._registry import Entry, Registry
+
+ROLES = ("generator", "discriminator", "encoder", "other")
+
+
+class PresetRegistry(Registry[dict]):
+    """Presets: ``(recipe, preset) -> nested overrides``, stored as ``recipe/preset``."""
+
+    def __init__(self) -> None:
+        super().__init__("preset", "presets: nested override dicts merged over a recipe's defaults")
+
+    def add_preset(
+        self, recipe: str, preset: str, overrides: dict, *, description: str = "",
+        plugin: str | None = None, replace: bool = False,
+    ) -> None:
+        if not isinstance(overrides, dict):
+            raise TypeError(f"preset {recipe}/{preset}: overrides must be a dict, got {type(overrides).__name__}")
+        self.add(f"{recipe}/{preset}", overrides, description=description, plugin=plugin,
+                 replace=replace, recipe=recipe, preset=preset)
+
+    def for_recipe(self, recipe: str) -> list[Entry[dict]]:
+        return [e for e in self.entries() if e.meta["recipe"] == recipe]
+
+    def lookup(self, recipe: str, preset: str) -> Entry[dict]:
+        key = f"{recipe}/{preset}"
+        if key in self:
+            return self.entry(key)
+        names = [e.meta["preset"] for e in self.for_recipe(recipe)]
+        import difflib
+
+        close = difflib.get_close_matches(preset, names, n=5, cutoff=0.5)
+        msg = f"Unknown preset {preset!r} for recipe {recipe!r}."
+        if close:
+            msg += f" Did you mean: {', '.join(close)}?"
+        msg += f" Available: {', '.join(names) or 'none'} (see `i2i list-presets`)"
+        raise UnknownNameError(msg)
+
+
+@dataclass
+class Registries:
+    """Every registry of one engine, filled by :func:`build_registries`."""
+
+    architectures: Registry = field(default_factory=lambda: Registry(
+        "architecture", "architectures: builder(**kwargs) -> nn.Module; kwargs from the recipe config"))
+    losses: Registry = field(default_factory=lambda: Registry(
+        "loss", "losses: builder(**kwargs) -> nn.Module"))
+    optimizers: Registry = field(default_factory=lambda: Registry(
+        "optimizer", "optimizers: builder(params, **kwargs) -> torch.optim.Optimizer"))
+    datasets: Registry = field(default_factory=lambda: Registry(
+        "dataset", "datasets: builder(cfg: DataConfig, split: str) -> Dataset of dicts"))
+    recipes: Registry = field(default_factory=lambda: Registry(
+        "recipe", "recipes: subclasses of i2i_core.Recipe"))
+    presets: PresetRegistry = field(default_factory=PresetRegistry)
+    importers: Registry = field(default_factory=lambda: Registry(
+        "importer", "importers: importer(path, arch, **kwargs) -> ImportedWeights"))
+    errors: list[tuple[str, str, BaseException]] = field(default_factory=list)
+
+    def kinds(self) -> dict[str, Registry]:
+        return {
+            "recipes": self.recipes, "architectures": self.architectures, "losses": self.losses,
+            "optimizers": self.optimizers, "datasets": self.datasets, "presets": self.presets,
+            "importers": self.importers,
+        }
+
+    def build_architecture(self, name: str, **kwargs: Any) -> Any:
+        """Build the network ``name`` with the reference's keyword arguments."""
+        return self.architectures.build(name, **kwargs)
+
+
+def _architecture_adder(reg: Registry, plugin: str) -> Callable[..., None]:
+    def register(name: str, builder: Callable, *, role: str = "generator", description: str = "",
+                 aliases: tuple[str, ...] = (), replace: bool = False) -> None:
+        if role not in ROLES:
+            raise ValueError(f"architecture {name!r}: role must be one of {ROLES}, got {role!r}")
+        reg.add(name, builder, description=description, aliases=aliases, replace=replace,
+                plugin=plugin, role=role)
+    return register
+
+
+def _simple_adder(reg: Registry, plugin: str) -> Callable[..., None]:
+    def register(name: str, obj: Any, *, description: str = "", aliases: tuple[str, ...] = (),
+                 replace: bool = False) -> None:
+        if not description:
+            description = (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
+        reg.add(name, obj, description=description, aliases=aliases, replace=replace, plugin=plugin)
+    return register
+
+
+def build_registries(pm: pluggy.PluginManager) -> Registries:
+    """Fill fresh registries by calling each registration hook one impl at a time.
+
+    A plugin whose registration raises is recorded in ``Registries.errors`` and
+    skipped; a duplicate name is always an error naming both plugins.
+    """
+    regs = Registries()
+    plan = [
+        ("register_architectures", lambda p: _architecture_adder(regs.architectures, p)),
+        ("register_losses", lambda p: _simple_adder(regs.losses, p)),
+        ("register_optimizers", lambda p: _simple_adder(regs.optimizers, p)),
+        ("register_datasets", lambda p: _simple_adder(regs.datasets, p)),
+        ("register_recipes", lambda p: _simple_adder(regs.recipes, p)),
+        ("register_presets", lambda p: partial(regs.presets.add_preset, plugin=p)),
+        ("register_importers", lambda p: _simple_adder(regs.importers, p)),
+    ]
+    for hook_name, make_register in plan:
+        caller = getattr(pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):  # registration order = load order
+            try:
+                impl.function(make_register(impl.plugin_name))
+            except DuplicateNameError:
+                raise
+            except Exception as exc:  # a broken plugin must not take the others down
+                if os.environ.get("I2I_STRICT_PLUGINS") == "1":
+                    raise
+                regs.errors.append((impl.plugin_name, hook_name, exc))
+    return regs

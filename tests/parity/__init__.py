@@ -1,0 +1,1 @@
+"""Replay handlers for the golden cases, one module per reference implementation."""
