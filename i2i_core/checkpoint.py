@@ -91,7 +91,7 @@ def save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadat
         t = tensor.detach().to("cpu").contiguous()
         if t.dtype not in _DTYPES:
             raise CheckpointError(f"cannot save tensor {name!r} of dtype {t.dtype} in safetensors")
-        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
         header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)

@@ -58,8 +58,10 @@ def make_loader(dataset: Any, batch_size: int, seed: int, *, shuffle: bool = Tru
     """A DataLoader over ``dataset`` with an :class:`EpochSampler` (call ``set_epoch``)."""
     seeded = seeded_keys(dataset)
     sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded)
+    # its own generator: creating an iterator must not draw from the global RNG (exact resume)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        pin_memory=pin_memory, persistent_workers=False)
+                        pin_memory=pin_memory, persistent_workers=False,
+                        generator=torch.Generator().manual_seed(seed))
     return loader, sampler
 
 

@@ -107,6 +107,7 @@ class Engine:
     def build_recipe(self, run: RunConfig, device: torch.device | str = "cpu", training: bool = True) -> Recipe:
         """Instantiate and build the recipe's networks and optimizers on ``device``."""
         recipe = self.make_recipe(run)
+        torch.manual_seed(run.trainer.seed)  # same seed, same initial weights
         ctx = BuildContext(self.registries, run.trainer, run.data, torch.device(device), training)
         recipe.setup(ctx)
         for net in recipe.nets.values():

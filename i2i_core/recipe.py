@@ -140,6 +140,9 @@ class Recipe:
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = RecipeConfig
     defaults: ClassVar[dict[str, Any]] = {}
+    #: dataset reader ``i2i translate`` reads its inputs with, and the item key it translates
+    inference_reader: ClassVar[str] = "single"
+    inference_input: ClassVar[str] = "A"
 
     def __init__(self, config: BaseModel | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -180,6 +183,10 @@ class Recipe:
             pred = self.translate(batch)
         ident = batch["A"] if batch["A"].shape == batch["B"].shape else None
         return pred, batch["B"], ident
+
+    def inference_nets(self) -> list[str]:
+        """Networks :meth:`translate` needs (checked when loading a checkpoint for inference)."""
+        return ["G"]
 
     def state_dict(self) -> dict[str, Any]:
         """Extra training state (beyond nets/optimizers) to checkpoint."""

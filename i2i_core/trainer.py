@@ -176,7 +176,7 @@ class Trainer:
         self._prepare(recipe)
         loader, sampler = make_loader(data, self.batch_size, self.cfg.seed, num_workers=self.num_workers,
                                       pin_memory=self.device.type == "cuda")
-        self.steps_per_epoch = len(sampler)
+        self.steps_per_epoch = len(loader)
         epochs = self.cfg.n_epochs + self.cfg.n_epochs_decay
         self.total_steps = self.cfg.max_steps or max(1, epochs) * self.steps_per_epoch
         if resume is not None:
@@ -196,7 +196,7 @@ class Trainer:
             while self.step < self.total_steps:
                 self.epoch = self.step // self.steps_per_epoch + 1
                 start = self.step - (self.epoch - 1) * self.steps_per_epoch
-                sampler.set_epoch(self.epoch, start)
+                sampler.set_epoch(self.epoch, start * self.batch_size)
                 recipe.on_epoch_start(self.epoch)
                 lr_factor = self.schedule.apply(recipe.optimizers, self.epoch)
                 epoch_losses: list[float] = []
@@ -228,6 +228,9 @@ class Trainer:
             if self.out_dir is not None:
                 plot_losses(read_jsonl(self.out_dir / "losses.jsonl"), self.out_dir / "losses.png")
         except BaseException as error:
+            if isinstance(error, KeyboardInterrupt) and self.step > 0:
+                self.save_checkpoint()  # Ctrl-C keeps the progress: resume with --resume auto
+                self.log(f"interrupted at step {self.step}; checkpoint saved, continue with --resume auto")
             self.pm.hook.on_train_error(trainer=self, error=error)
             raise
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
@@ -114,9 +115,12 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         ("register_presets", lambda p: partial(regs.presets.add_preset, plugin=p)),
         ("register_importers", lambda p: _simple_adder(regs.importers, p)),
     ]
+    trace = bool(os.environ.get("I2I_TRACE_PLUGINS"))
     for hook_name, make_register in plan:
         caller = getattr(pm.hook, hook_name)
         for impl in reversed(caller.get_hookimpls()):  # registration order = load order
+            if trace:
+                print(f"[i2i trace] {hook_name} <- {impl.plugin_name}", file=sys.stderr)
             try:
                 impl.function(make_register(impl.plugin_name))
             except DuplicateNameError:

@@ -1,0 +1,287 @@
+"""The ``i2i`` command line."""
+
+from __future__ import annotations
+
+import glob
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .engine import Engine
+from .errors import DataError, I2IError
+
+KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
+console = Console()
+
+
+def _engine(ctx: click.Context) -> Engine:
+    obj = ctx.ensure_object(dict)
+    if "engine" not in obj:
+        obj["engine"] = Engine()
+    return obj["engine"]
+
+
+class _Group(click.Group):
+    """Turns every :class:`I2IError` into a one-line ``Error: ...`` and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except I2IError as exc:
+            raise click.ClickException(str(exc) + (f"\nHint: {exc.hint}" if exc.hint else "")) from None
+
+
+@click.group(name="i2i", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="i2i-core")
+def cli() -> None:
+    """GAN image-to-image translation: pix2pix, pix2pixHD, CycleGAN and plugins."""
+
+
+# --- discovery ----------------------------------------------------------------------
+
+
+@cli.command("list-models")
+@click.argument("pattern", default="*")
+@click.option("--kind", type=click.Choice(KINDS), default="recipes", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_context
+def list_models(ctx: click.Context, pattern: str, kind: str, as_json: bool) -> None:
+    """List registered components matching PATTERN (fnmatch, e.g. 'resnet*')."""
+    regs = _engine(ctx).registries
+    reg = regs.kinds()[kind]
+    rows = []
+    for name in reg.list(pattern):
+        e = reg.entry(name)
+        row = {"name": name, "plugin": e.plugin, "description": e.description}
+        if kind == "architectures":
+            row["role"] = e.meta.get("role")
+        if kind == "recipes":
+            row["presets"] = [p.meta["preset"] for p in regs.presets.for_recipe(name)]
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{kind} ({len(rows)})")
+    for col in rows[0].keys() if rows else ("name",):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[", ".join(v) if isinstance(v, list) else str(v or "") for v in row.values()])
+    console.print(table)
+
+
+@cli.command("list-presets")
+@click.argument("recipe", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_presets(ctx: click.Context, recipe: str | None, as_json: bool) -> None:
+    """List presets (of RECIPE, or of every recipe)."""
+    regs = _engine(ctx).registries
+    if recipe:
+        regs.recipes.entry(recipe)  # did-you-mean on a typo
+    entries = [e for e in regs.presets.entries() if recipe in (None, e.meta["recipe"])]
+    rows = [{"recipe": e.meta["recipe"], "preset": e.meta["preset"], "plugin": e.plugin,
+             "description": e.description} for e in entries]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"presets ({len(rows)})")
+    for col in ("recipe", "preset", "plugin", "description"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[str(v or "") for v in row.values()])
+    console.print(table)
+
+
+@cli.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="also show the core's default plugins")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Installed plugins, their hooks and what they registered († = broken)."""
+    eng = _engine(ctx)
+    regs = eng.registries
+    provided: dict[str, list[str]] = {}
+    for kind, reg in regs.kinds().items():
+        for e in reg.entries():
+            provided.setdefault(e.plugin or "?", []).append(f"{kind[:-1] if kind != 'presets' else 'preset'}:{e.name}")
+    rows = []
+    for name, plugin in eng.pm.list_name_plugin():
+        dist, version = eng.loaded.get(name, ("i2i-core", "") if not name.startswith("i2i_core") else ("i2i-core", ""))
+        if name not in eng.loaded and not show_all:
+            continue
+        hooks = sorted(h.name for h in (eng.pm.get_hookcallers(plugin) or []))
+        rows.append({"name": name, "dist": dist, "version": version, "hooks": hooks,
+                     "registered": provided.get(name, []), "error": ""})
+    for b in eng.broken:
+        rows.append({"name": b.name + " †", "dist": b.dist, "version": b.version, "hooks": [],
+                     "registered": [], "error": b.error})
+    for plugin_name, hook, exc in regs.errors:
+        rows.append({"name": plugin_name + " †", "dist": "", "version": "", "hooks": [hook], "registered": [],
+                     "error": f"{type(exc).__name__}: {exc}"})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="i2i plugins")
+    for col in ("name", "dist", "version", "hooks", "registered", "error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        reg = r["registered"]
+        shown = ", ".join(reg[:8]) + (f" (+{len(reg) - 8})" if len(reg) > 8 else "")
+        table.add_row(r["name"], r["dist"], r["version"], ", ".join(r["hooks"]), shown, r["error"])
+    console.print(table)
+
+
+@cli.command("show-config")
+@click.argument("recipe")
+@click.option("--preset")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show_config(ctx: click.Context, recipe: str, preset: str | None, config_file: str | None,
+                sets: tuple[str, ...], as_json: bool) -> None:
+    """Print the fully merged config of RECIPE (with --preset/--config/--set applied)."""
+    eng = _engine(ctx)
+    run = eng.resolve_config(recipe, preset, config_file, list(sets))
+    data = run.model_dump()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    from .config import DataConfig, TrainerConfig
+
+    docs = {"data": DataConfig.model_fields, "trainer": TrainerConfig.model_fields,
+            "model": eng.recipe_class(recipe).Config.model_fields}
+    table = Table(title=f"{recipe}" + (f" --preset {preset}" if preset else ""))
+    for col in ("key", "value", "description"):
+        table.add_column(col, overflow="fold")
+    for section in ("model", "data", "trainer"):
+        for key, value in data[section].items():
+            field = docs[section].get(key)
+            table.add_row(f"{section}.{key}", json.dumps(value), (field.description or "") if field else "")
+    console.print(table)
+
+
+# --- training -----------------------------------------------------------------------
+
+
+@cli.command("run")
+@click.argument("recipe")
+@click.option("--preset", help="named preset of the recipe (see `i2i list-presets`)")
+@click.option("--data", "data_root", type=click.Path(), help="data folder (sets data.root)")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML or JSON config file")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="override, e.g. trainer.lr=1e-4 (repeatable)")
+@click.option("--out", type=click.Path(file_okay=False), help="run folder (default runs/RECIPE-PRESET)")
+@click.option("--resume", help="auto (continue --out if it holds a checkpoint) or a run folder/checkpoint")
+@click.option("--init-from", help="seed the networks from this run where names and sizes match")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--device", help="auto, cpu, cuda or cuda:N")
+@click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
+@click.pass_context
+def run_cmd(ctx: click.Context, recipe: str, preset: str | None, data_root: str | None, config_file: str | None,
+            sets: tuple[str, ...], out: str | None, resume: str | None, init_from: str | None,
+            precision: str | None, device: str | None, progress: bool | None) -> None:
+    """Train RECIPE, then score the held-out split and write RUN/index.html."""
+    overrides = list(sets)
+    for key, value in (("data.root", data_root), ("trainer.init_from", init_from),
+                       ("trainer.precision", precision), ("trainer.device", device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    result = _engine(ctx).run(recipe, preset, config_file=config_file, overrides=overrides, out=out,
+                              resume=resume, progress=progress)
+    m = result.metrics
+    if m:
+        table = Table(title=f"held-out scores ({int(m.get('images', 0))} images)")
+        for col in ("metric", "model", "identity baseline"):
+            table.add_column(col)
+        for name in ("psnr", "ssim"):
+            base = m.get(f"baseline_{name}")
+            table.add_row(name.upper(), f"{m[name]:.4f}", "" if base is None else f"{base:.4f}")
+        console.print(table)
+    console.print(f"results: {result.run_dir / 'index.html'}")
+
+
+# --- inference and conversion ---------------------------------------------------------
+
+
+def _collect_inputs(spec: str) -> list[Path]:
+    p = Path(spec)
+    if p.is_file():
+        files = [p]
+    elif p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        files = sorted(Path(f) for f in glob.glob(spec) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"--input {spec}: no images found (expected an image file, a folder of images or a glob)")
+    return files
+
+
+@cli.command("translate")
+@click.option("--checkpoint", required=True, type=click.Path(exists=True), help="run folder or .safetensors file")
+@click.option("--input", "input_spec", required=True, help="image file, folder or glob")
+@click.option("--output", required=True, type=click.Path(file_okay=False))
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="which way to translate (CycleGAN)")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override, e.g. model.eval_mode=true")
+@click.option("--device", default="auto")
+@click.pass_context
+def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str, direction: str | None,
+              sets: tuple[str, ...], device: str) -> None:
+    """Translate images with a trained (or imported) checkpoint; one PNG per input."""
+    from . import checkpoint as ckpt
+    from .inference import load_for_inference, translate_folder
+
+    eng = _engine(ctx)
+    weights = ckpt.find_weights(checkpoint)
+    overrides = list(sets) + ([f"data.direction={direction}"] if direction else [])
+    recipe, run = load_for_inference(eng, weights, overrides, device)
+    files = _collect_inputs(input_spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = translate_folder(eng, recipe, run, files, Path(tmp), Path(output))
+    console.print(f"wrote {len(written)} image(s) to {output}")
+
+
+@cli.command("import-checkpoint")
+@click.option("--from", "source", required=True, help="importer name (see `i2i list-models --kind importers`)")
+@click.option("--arch", required=True, help="architecture of the file, e.g. unet_256")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override for the new run")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.pass_context
+def import_checkpoint(ctx: click.Context, source: str, arch: str, sets: tuple[str, ...], files: tuple[str, ...],
+                      out: str) -> None:
+    """Convert official checkpoint FILES into an i2i run folder OUT (usable by `i2i translate`)."""
+    from .inference import import_official
+
+    path = import_official(_engine(ctx), source, arch, [Path(f) for f in files], Path(out), list(sets))
+    console.print(f"wrote {path}")
+
+
+# --- entry point ----------------------------------------------------------------------
+
+
+def _add_plugin_commands(engine: Engine) -> None:
+    for impl in reversed(engine.pm.hook.register_commands.get_hookimpls()):
+        try:
+            impl.function(cli)
+        except Exception as exc:  # a broken plugin's commands must not take the CLI down
+            name, message = impl.plugin_name, f"{type(exc).__name__}: {exc}"
+
+            @cli.command(f"broken-{name}", help=f"† plugin {name} failed to add its commands")
+            def _broken(name: str = name, message: str = message) -> None:
+                raise click.ClickException(f"plugin {name} failed to add its commands: {message}")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: build the engine, add plugin commands, run with one-line errors."""
+    from rich.traceback import install
+
+    install(suppress=[click], show_locals=False)
+    engine = Engine()
+    _add_plugin_commands(engine)
+    return cli.main(args=argv, obj={"engine": engine}, prog_name="i2i")

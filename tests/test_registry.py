@@ -1,0 +1,47 @@
+import pytest
+
+from i2i_core import DuplicateNameError, Registry, UnknownNameError
+
+
+def test_add_get_build_and_aliases():
+    r = Registry("architecture")
+    r.add("unet_256", lambda **kw: ("unet", kw), description="U-Net", aliases=("unet256",), plugin="p")
+    assert r.get("unet_256") is r.get("unet256")
+    assert r.build("unet_256", ngf=8) == ("unet", {"ngf": 8})
+    assert "unet256" in r and "nope" not in r
+    assert r.entry("unet_256").plugin == "p"
+
+
+def test_wildcard_natural_sort_and_exclude():
+    r = Registry("architecture")
+    for name in ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "basic"):
+        r.add(name, object())
+    assert r.list("resnet*") == ["resnet_6blocks", "resnet_9blocks"]
+    assert r.list("unet*") == ["unet_128", "unet_256"]
+    assert r.list(exclude=["unet*", "res*"]) == ["basic"]
+    assert list(r) == r.list() and len(r) == 5
+
+
+def test_unknown_name_suggests():
+    r = Registry("recipe")
+    r.add("pix2pixhd", object())
+    r.add("pix2pix", object())
+    with pytest.raises(UnknownNameError) as err:
+        r.get("pix2pxhd")
+    msg = str(err.value)
+    assert msg.startswith("Unknown recipe 'pix2pxhd'. Did you mean: pix2pixhd")
+    assert "Installed: pix2pix, pix2pixhd" in msg
+
+
+def test_duplicate_names_both_plugins():
+    r = Registry("loss")
+    r.add("gan", object(), plugin="first")
+    with pytest.raises(DuplicateNameError, match="first.*second"):
+        r.add("gan", object(), plugin="second")
+    r.add("gan", 1, plugin="second", replace=True)
+    assert r.get("gan") == 1
+
+
+def test_empty_name_rejected():
+    with pytest.raises(TypeError):
+        Registry("x").add("", object())
