@@ -1,0 +1,58 @@
+"""Developer sessions: tests, lint, demo, benchmarks (``nox -s tests``)."""
+
+from __future__ import annotations
+
+import nox
+
+PLUGINS = ["plugins/i2i_datasets", "plugins/i2i_pix2pix", "plugins/i2i_cyclegan", "plugins/i2i_pix2pixhd"]
+nox.options.sessions = ["tests", "lint"]
+
+
+def _install(session: nox.Session) -> None:
+    args = ["-e", ".[test]"]
+    for plugin in PLUGINS:
+        args += ["-e", plugin]
+    session.install(*args)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The CI suite (no slow tests); pass extra pytest args after --."""
+    _install(session)
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Only the slow tests (demos end to end)."""
+    _install(session)
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the core, plugins, tests, examples and benchmarks."""
+    session.install("ruff>=0.4")
+    session.run("ruff", "check", "i2i_core", "plugins", "tests", "examples", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's main job: train pix2pix on the synthetic set and write the results page."""
+    _install(session)
+    session.run("i2i", "run", "pix2pix", "--preset", "demo", *session.posargs)
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Time the reference workloads (fp32 vs bf16 ratios) and the synthetic data generator."""
+    _install(session)
+    session.run("python", "benchmarks/train_step.py", *session.posargs)
+    session.run("python", "benchmarks/synth_speed.py")
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """CUDA-marked tests (needs a GPU)."""
+    _install(session)
+    session.run("pytest", "-m", "cuda", *session.posargs)
