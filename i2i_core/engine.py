@@ -74,7 +74,7 @@ class Engine:
         merged: dict[str, Any] = {"recipe": recipe, "preset": preset}
         merged = deep_merge(merged, base if base is not None else getattr(cls, "defaults", {}) or {})
         if preset:
-            merged = deep_merge(merged, self.registries.presets.lookup(recipe, preset).obj)
+            merged = deep_merge(merged, self.preset_overrides(recipe, preset))
         if config_file:
             merged = deep_merge(merged, load_config_file(config_file))
         if overrides:
@@ -83,6 +83,16 @@ class Engine:
             merged = deep_merge(merged, overrides)
         merged["recipe"], merged["preset"] = recipe, preset
         return self.validate(merged)
+
+    def preset_overrides(self, recipe: str, preset: str, _seen: tuple[str, ...] = ()) -> dict:
+        """A preset's overrides, with ``"extends": "other"`` resolved (other preset of the same recipe)."""
+        if preset in _seen:
+            raise ConfigError(f"preset {recipe}/{preset} extends itself (chain: {' -> '.join(_seen + (preset,))})")
+        own = dict(self.registries.presets.lookup(recipe, preset).obj)
+        parent = own.pop("extends", None)
+        if parent is None:
+            return own
+        return deep_merge(self.preset_overrides(recipe, parent, _seen + (preset,)), own)
 
     def validate(self, merged: dict) -> RunConfig:
         """Validate a merged dict: the run sections, then ``model`` by the recipe's Config."""

@@ -85,3 +85,19 @@ def test_deep_merge_does_not_mutate():
     base = {"a": {"b": 1}}
     out = deep_merge(base, {"a": {"c": 2}})
     assert out == {"a": {"b": 1, "c": 2}} and base == {"a": {"b": 1}}
+
+
+def test_preset_extends_another(engine):
+    from i2i_core import hookimpl
+
+    class More:
+        @hookimpl
+        def register_presets(self, register):
+            register("toy", "child", {"extends": "small", "trainer": {"lr": 0.5}})
+            register("toy", "loop", {"extends": "loop"})
+
+    engine.register(More())
+    run = engine.resolve_config("toy", "child")
+    assert run.model["width"] == 2 and run.trainer.lr == 0.5 and run.trainer.max_steps == 3
+    with pytest.raises(ConfigError, match="extends itself"):
+        engine.resolve_config("toy", "loop")
