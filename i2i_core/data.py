@@ -29,8 +29,11 @@ def seeded_keys(dataset: Any) -> bool:
 class EpochSampler(Sampler):
     """Yields the keys of one epoch, from position ``start`` on."""
 
-    def __init__(self, n: int, seed: int, shuffle: bool = True, seeded: bool = True) -> None:
+    def __init__(self, n: int, seed: int, shuffle: bool = True, seeded: bool = True, rank: int = 0,
+                 world: int = 1) -> None:
         self.n, self.seed, self.shuffle, self.seeded = n, seed, shuffle, seeded
+        self.rank, self.world = rank, world
+        self.per_rank = -(-n // world)  # every rank gets as many keys (the order wraps around)
         self.epoch, self.start = 1, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
@@ -42,22 +45,23 @@ class EpochSampler(Sampler):
             order = torch.randperm(self.n, generator=g).tolist()
         else:
             order = list(range(self.n))
-        if not self.seeded:
-            return order
-        return [(i, _mix(self.seed, self.epoch, pos)) for pos, i in enumerate(order)]
+        keys = order if not self.seeded else [(i, _mix(self.seed, self.epoch, pos)) for pos, i in enumerate(order)]
+        if self.world > 1:
+            keys = (keys * self.world)[: self.per_rank * self.world][self.rank :: self.world]
+        return keys
 
     def __iter__(self) -> Iterator:
         return iter(self.keys()[self.start :])
 
     def __len__(self) -> int:
-        return self.n - self.start
+        return self.per_rank - self.start
 
 
 def make_loader(dataset: Any, batch_size: int, seed: int, *, shuffle: bool = True, num_workers: int = 0,
-                pin_memory: bool = False) -> tuple[DataLoader, EpochSampler]:
+                pin_memory: bool = False, rank: int = 0, world: int = 1) -> tuple[DataLoader, EpochSampler]:
     """A DataLoader over ``dataset`` with an :class:`EpochSampler` (call ``set_epoch``)."""
     seeded = seeded_keys(dataset)
-    sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded)
+    sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded, rank=rank, world=world)
     # its own generator: creating an iterator must not draw from the global RNG (exact resume)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                         pin_memory=pin_memory, persistent_workers=False,

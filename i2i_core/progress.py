@@ -23,10 +23,11 @@ def _fmt(logs: dict[str, float], limit: int = 6) -> str:
 @hookimpl
 def before_train(trainer: Any) -> None:
     enabled = trainer.progress if trainer.progress is not None else sys.stdout.isatty()
+    trainer._quiet = not trainer.dist.is_main  # one progress report per job, not per rank
     trainer.console = Console()
     trainer._progress_t0 = (time.perf_counter(), trainer.step)
     trainer._progress = None
-    if enabled:
+    if enabled and not trainer._quiet:
         bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[rate]}"),
                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=trainer.console,
@@ -38,6 +39,8 @@ def before_train(trainer: Any) -> None:
 
 @hookimpl
 def after_step(trainer: Any, step: int, logs: dict) -> None:
+    if trainer._quiet:
+        return
     t0, s0 = trainer._progress_t0
     rate = (step - s0) / max(1e-9, time.perf_counter() - t0)
     if trainer._progress is not None:

@@ -96,18 +96,23 @@ class StepContext:
     """Precision-aware helpers handed to :meth:`Recipe.training_step`."""
 
     def __init__(self, scaler: torch.amp.GradScaler, step: int = 0, epoch: int = 1,
-                 autocast: Any = None) -> None:
+                 autocast: Any = None, world_size: int = 1) -> None:
         self.scaler = scaler
         self.step = step
         self.epoch = epoch
         self._autocast = autocast
+        self.world_size = world_size
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backpropagate ``loss`` (scaled when fp16 is on)."""
         self.scaler.scale(loss).backward()
 
     def optimizer_step(self, optimizer: torch.optim.Optimizer, zero_grad: bool = False) -> None:
-        """Step ``optimizer`` through the grad scaler; optionally clear its grads after."""
+        """Step ``optimizer`` through the grad scaler (gradients averaged over ranks first)."""
+        if self.world_size > 1:
+            from .distributed import all_reduce_gradients
+
+            all_reduce_gradients(optimizer, self.world_size)
         self.scaler.step(optimizer)
         if zero_grad:
             optimizer.zero_grad(set_to_none=True)

@@ -20,6 +20,7 @@ import torch
 from . import checkpoint as ckpt
 from .config import RunConfig, TrainerConfig
 from .data import make_loader, to_device
+from .distributed import broadcast_module, init_from_env
 from .errors import CheckpointError, ConfigError
 from .evaluate import side_effect_free
 from .precision import resolve_device, resolve_precision
@@ -57,7 +58,10 @@ class Trainer:
                  engine: Any = None, callbacks: Iterable[object] = (), run_config: RunConfig | None = None,
                  progress: bool | None = None, batch_size: int | None = None, num_workers: int = 0) -> None:
         self.cfg = cfg or TrainerConfig()
-        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.dist = init_from_env("cuda" if self.cfg.device.startswith("cuda") or (
+            self.cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
+        # only rank 0 writes files; the others train on their shard of every batch
+        self.out_dir = Path(out_dir) if out_dir is not None and self.dist.is_main else None
         if engine is None:
             from .engine import Engine
 
@@ -70,6 +74,8 @@ class Trainer:
         self.batch_size = batch_size or (run_config.data.batch_size if run_config else 1)
         self.num_workers = num_workers if run_config is None else run_config.data.num_workers
         self.device = resolve_device(self.cfg.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
         self.precision = resolve_precision(self.cfg.precision, self.device)
         self.schedule = LRSchedule(self.cfg)
         self.step = 0
@@ -98,6 +104,9 @@ class Trainer:
             net.to(self.device)
             if self.cfg.channels_last:
                 net.to(memory_format=torch.channels_last)
+        if self.dist.enabled:
+            for net in recipe.nets.values():
+                broadcast_module(net)
         if self.cfg.init_from:
             weights, _, _ = ckpt.load_weights(ckpt.find_weights(self.cfg.init_from))
             for name, (copied, total) in ckpt.copy_matching(recipe.nets, weights).items():
@@ -175,7 +184,8 @@ class Trainer:
         self._seed()
         self._prepare(recipe)
         loader, sampler = make_loader(data, self.batch_size, self.cfg.seed, num_workers=self.num_workers,
-                                      pin_memory=self.device.type == "cuda")
+                                      pin_memory=self.device.type == "cuda", rank=self.dist.rank,
+                                      world=self.dist.world)
         self.steps_per_epoch = len(loader)
         epochs = self.cfg.n_epochs + self.cfg.n_epochs_decay
         self.total_steps = self.cfg.max_steps or max(1, epochs) * self.steps_per_epoch
@@ -189,7 +199,8 @@ class Trainer:
             sample_batch = to_device(sample_batch, self.device, self.cfg.channels_last)
         for cb in self.callbacks:
             self.pm.register(cb)
-        ctx = StepContext(self.precision.scaler, autocast=self.precision.autocast() if self.precision.dtype else None)
+        ctx = StepContext(self.precision.scaler, autocast=self.precision.autocast() if self.precision.dtype else None,
+                          world_size=self.dist.world)
         try:
             self.pm.hook.before_train(trainer=self)
             t0, done_at_start = time.perf_counter(), self.step

@@ -1,0 +1,66 @@
+"""Multi-process training on torch.distributed (launched with ``torchrun``).
+
+GAN recipes freeze and unfreeze networks inside one iteration and run a
+discriminator several times per step, which DistributedDataParallel's reducer does
+not allow without ``find_unused_parameters`` and static-graph caveats. So each rank
+keeps plain modules, and :meth:`StepContext.optimizer_step` averages the gradients of
+the optimizer's parameters with one ``all_reduce`` per parameter group bucket before
+stepping: the same arithmetic as DDP, without its overlap.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in the job (world 1 = not distributed)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_from_env(device_type: str) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+    return DistInfo(rank, world, local)
+
+
+def all_reduce_gradients(optimizer: torch.optim.Optimizer, world: int) -> None:
+    """Average the gradients of every parameter of ``optimizer`` over the ranks."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
+        offset += n
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Make every rank start from rank 0's parameters and buffers."""
+    for t in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(t.data, src=0)
