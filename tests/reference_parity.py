@@ -83,7 +83,7 @@ def _close(path: str, ref: Any, got: Any, atol: float, rtol: float) -> None:
             _close(f"{path}.{k}", ref[k], got[k], atol, rtol)
     elif isinstance(ref, (list, tuple)):
         assert isinstance(got, (list, tuple)) and len(got) == len(ref), f"{path}: expected {len(ref)} items"
-        for i, (r, g) in enumerate(zip(ref, got)):
+        for i, (r, g) in enumerate(zip(ref, got, strict=True)):
             _close(f"{path}[{i}]", r, g, atol, rtol)
     elif isinstance(ref, float):
         g = float(got)
@@ -121,7 +121,7 @@ def check(case: dict, result: dict) -> None:
         assert key in outputs, f"outputs: missing {key!r}"
         if key == "state_after":
             assert len(outputs[key]) == len(ref), f"state_after: {len(outputs[key])} steps != {len(ref)}"
-            for k, (r_step, g_step) in enumerate(zip(ref, outputs[key]), start=1):
+            for k, (r_step, g_step) in enumerate(zip(ref, outputs[key], strict=True), start=1):
                 for net, r_state in r_step.items():
                     assert net in g_step, f"state_after[{k}]: missing network {net}"
                     state_ok(r_state, g_step[net], tol, net, f"state_after[step {k}]")

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
 from i2i_core.data import EpochSampler
 
 HERE = Path(__file__).resolve().parent

@@ -163,5 +163,7 @@ def test_init_from_copies_matching_tensors(engine, tmp_path):
 
 
 def test_run_config_rejects_unknown_sections():
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="nope"):
         RunConfig(recipe="x", nope=1)
