@@ -48,6 +48,7 @@ def translate_folder(engine: Engine, recipe: Recipe, run: RunConfig, files: list
     data_cfg = run.data.model_copy(update={"root": str(scratch), "synthetic": None, "serial_batches": True})
     data_cfg.load_size = data_cfg.crop_size  # test-time convention of the references
     dataset = engine.registries.datasets.build(recipe.inference_reader, data_cfg, split)
+    recipe.configure_dataset(dataset, split)
     output.mkdir(parents=True, exist_ok=True)
     written = []
     device = next((p.device for n in recipe.nets.values() for p in n.parameters()), torch.device("cpu"))

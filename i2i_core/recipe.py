@@ -189,6 +189,10 @@ class Recipe:
         ident = batch["A"] if batch["A"].shape == batch["B"].shape else None
         return pred, batch["B"], ident
 
+    def configure_dataset(self, dataset: Any, split: str) -> None:
+        """Adjust a freshly built reader before use (e.g. ``dataset.grayscale = {"A"}`` for one
+        input channel, ``dataset.size_multiple = 2**n`` for the ``none`` preprocess mode)."""
+
     def inference_nets(self) -> list[str]:
         """Networks :meth:`translate` needs (checked when loading a checkpoint for inference)."""
         return ["G"]

@@ -70,6 +70,9 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
     except DataError:
         held_out = None
     rec = engine.build_recipe(run, device="cpu")
+    rec.configure_dataset(train, "train")
+    if held_out is not None:
+        rec.configure_dataset(held_out, run.data.test_split)
     trainer = Trainer(run.trainer, out_dir, engine=engine, callbacks=callbacks, run_config=run, progress=progress)
     sample_src = held_out if held_out is not None else train
     keyed = _IntKeys(sample_src)

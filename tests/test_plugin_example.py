@@ -24,7 +24,8 @@ def site(tmp_path_factory):
 
 
 def _i2i(site: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "I2I_CACHE": str(site.parent / "cache")}
     return subprocess.run([sys.executable, "-c", "from i2i_core.cli import main; main()", *args],
                           capture_output=True, text=True, env=env, cwd=cwd)
 
