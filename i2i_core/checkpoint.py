@@ -36,6 +36,8 @@ _DTYPES = {
     torch.bool: "BOOL",
 }
 _FROM_CODE = {v: k for k, v in _DTYPES.items()}
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @dataclass
@@ -63,6 +65,7 @@ def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results should read like any other file
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
