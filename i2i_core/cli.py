@@ -240,7 +240,9 @@ def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str,
     weights = ckpt.find_weights(checkpoint)
     overrides = list(sets) + ([f"data.direction={direction}"] if direction else [])
     recipe, run = load_for_inference(eng, weights, overrides, device)
-    files = _collect_inputs(input_spec)
+    layout_root = Path(input_spec)
+    # a data root in the reader's own layout (pix2pixHD: test_label/ + test_inst/) is read as it is
+    files = layout_root if (layout_root / recipe.inference_folder).is_dir() else _collect_inputs(input_spec)
     with tempfile.TemporaryDirectory() as tmp:
         written = translate_folder(eng, recipe, run, files, Path(tmp), Path(output))
     console.print(f"wrote {len(written)} image(s) to {output}")

@@ -37,15 +37,23 @@ def load_for_inference(engine: Engine, weights: Path, overrides: list[str], devi
     return recipe, run
 
 
-def translate_folder(engine: Engine, recipe: Recipe, run: RunConfig, files: list[Path], scratch: Path,
+def translate_folder(engine: Engine, recipe: Recipe, run: RunConfig, files: list[Path] | Path, scratch: Path,
                      output: Path, batch_size: int = 1) -> list[Path]:
-    """Translate ``files`` through the recipe's inference reader; write ``<stem>.png`` each."""
+    """Translate through the recipe's inference reader; write ``<stem>.png`` per input.
+
+    ``files`` is a list of images (linked into a scratch folder the reader can read), or a
+    data root already in the reader's layout (e.g. ``test_label`` + ``test_inst`` for pix2pixHD).
+    """
     split = "test"
-    folder = scratch / split
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in files:  # the reader takes a folder; links keep the original names without copying
-        (folder / f.name).symlink_to(f.resolve())
-    data_cfg = run.data.model_copy(update={"root": str(scratch), "synthetic": None, "serial_batches": True})
+    if isinstance(files, Path):
+        root = files
+    else:
+        root = scratch
+        folder = scratch / recipe.inference_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in files:  # the reader takes a folder; links keep the original names without copying
+            (folder / f.name).symlink_to(f.resolve())
+    data_cfg = run.data.model_copy(update={"root": str(root), "synthetic": None, "serial_batches": True})
     data_cfg.load_size = data_cfg.crop_size  # test-time convention of the references
     dataset = engine.registries.datasets.build(recipe.inference_reader, data_cfg, split)
     recipe.configure_dataset(dataset, split)

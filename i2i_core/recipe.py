@@ -145,8 +145,10 @@ class Recipe:
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = RecipeConfig
     defaults: ClassVar[dict[str, Any]] = {}
-    #: dataset reader ``i2i translate`` reads its inputs with, and the item key it translates
+    #: how ``i2i translate`` reads inputs: the reader, the folder (under its root) it reads
+    #: for split ``test``, and the item key whose ``_path`` names the outputs
     inference_reader: ClassVar[str] = "single"
+    inference_folder: ClassVar[str] = "test"
     inference_input: ClassVar[str] = "A"
 
     def __init__(self, config: BaseModel | None = None) -> None:

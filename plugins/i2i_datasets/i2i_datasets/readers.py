@@ -211,6 +211,9 @@ class LabelsDataset(_Reader):
     * ``image``: the photo, (3, H, W) in [-1, 1].
     * ``label_path``, ``inst_path``, ``image_path``.
 
+    Outside the ``train`` split the photos are optional (inference from label maps):
+    without ``<split>_img`` items have no ``image``.
+
     Args:
         root: the data folder.
         split: split prefix (``train``, ``test`` ...).
@@ -225,7 +228,9 @@ class LabelsDataset(_Reader):
         self.dir_image = self.root / f"{split}_img"
         layout = f"{self.root}/{split}_label, {split}_img and optionally {split}_inst"
         labels = list_images(self.dir_label, f"label maps (single-channel PNGs of class ids; layout {layout})")
-        images = list_images(self.dir_image, f"the photos matching the label maps (layout {layout})")
+        images = None  # photos are optional outside training: inference needs label maps only
+        if split == "train" or self.dir_image.exists():
+            images = list_images(self.dir_image, f"the photos matching the label maps (layout {layout})")
         insts = None
         if self.dir_inst.exists():
             insts = list_images(self.dir_inst, f"instance maps matching the label maps (layout {layout})")
@@ -235,7 +240,7 @@ class LabelsDataset(_Reader):
                                 f"expected one per label map (paired in sorted order)")
         limit = cfg.max_dataset_size
         self.label_paths = labels[:limit] if limit else labels
-        self.image_paths = images[:limit] if limit else images
+        self.image_paths = (images[:limit] if limit else images) if images is not None else None
         self.inst_paths = (insts[:limit] if limit else insts) if insts is not None else None
 
     def __len__(self) -> int:
@@ -243,7 +248,7 @@ class LabelsDataset(_Reader):
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
         index, rng = self._resolve_key(key)
-        label_path, image_path = self.label_paths[index], self.image_paths[index]
+        label_path = self.label_paths[index]
         label = open_image(label_path)
         plan = self._plan(label.size, rng)
         item: dict[str, Any] = {}
@@ -261,12 +266,15 @@ class LabelsDataset(_Reader):
             inst = ids_image(inst, inst_path, "instance map")
             item["inst"] = ids_to_tensor(Preprocess.apply(inst, plan, Image.NEAREST))
             item["inst_path"] = str(inst_path)
+        item["label_path"] = str(label_path)
+        if self.image_paths is None:
+            return item
+        image_path = self.image_paths[index]
         image = open_rgb(image_path)
         if image.size != label.size:
             raise DataError(f"photo {image_path} is {image.size[0]}x{image.size[1]} but label map {label_path} is "
                             f"{label.size[0]}x{label.size[1]}; expected the same size")
         item["image"] = self._photo(image, plan, "image")
-        item["label_path"] = str(label_path)
         item["image_path"] = str(image_path)
         return item
 

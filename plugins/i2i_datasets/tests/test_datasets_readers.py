@@ -275,3 +275,24 @@ def test_synthetic_root_for_every_reader(cache: Path) -> None:
     lab = build_labels(c, "train")[(0, 2)]
     assert lab["label"].shape == lab["inst"].shape == (1, 16, 16)
     assert sorted(p.name.split("-")[0] for p in (cache / "synthetic").iterdir()) == ["aligned", "labels", "unaligned"]
+
+
+def test_labels_photos_optional_outside_training(tmp_path):
+    from PIL import Image
+
+    from i2i_core import DataConfig
+    from i2i_datasets.readers import build_labels
+
+    (tmp_path / "test_label").mkdir()
+    Image.new("L", (16, 16), 3).save(tmp_path / "test_label" / "a.png")
+    cfg = DataConfig(dataset="labels", root=str(tmp_path), preprocess="none", load_size=16, crop_size=16)
+    item = build_labels(cfg, "test")[0]
+    assert "image" not in item and item["label"].shape == (1, 16, 16) and float(item["label"].max()) == 3.0
+    import pytest
+
+    from i2i_core import DataError
+
+    (tmp_path / "train_label").mkdir()
+    Image.new("L", (16, 16), 3).save(tmp_path / "train_label" / "a.png")
+    with pytest.raises(DataError, match="train_img"):
+        build_labels(cfg, "train")
