@@ -83,7 +83,10 @@ def import_official(engine: Engine, source: str, arch: str, files: list[Path], o
     if overrides:
         nested = deep_merge(nested, parse_set(overrides))
     run = engine.resolve_config(imported.recipe, overrides=nested)
-    recipe = engine.build_recipe(run, device="cpu", training=False)
+    recipe = engine.build_recipe(run, device="cpu", training=True)  # every network, discriminators included
+    unknown = sorted(set(imported.nets) - set(recipe.nets))
+    if unknown:
+        raise CheckpointError(f"{', '.join(map(str, files))}: networks {unknown} do not belong to a {run.recipe} run")
     ckpt.load_into({n: recipe.nets[n] for n in imported.nets}, imported.nets, ", ".join(map(str, files)))
     config = run.model_dump()
     path = ckpt.save_weights(out / "checkpoints" / "latest.safetensors",

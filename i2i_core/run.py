@@ -13,6 +13,7 @@ from . import checkpoint as ckpt
 from .config import RunConfig
 from .errors import ConfigError, DataError
 from .evaluate import _IntKeys, evaluate
+from .precision import resolve_device, resolve_precision
 from .trainer import Trainer
 
 if TYPE_CHECKING:
@@ -63,13 +64,14 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         run.preset = preset or (json.loads(saved.read_text()).get("preset") if saved.is_file() else None)
     else:
         run = engine.resolve_config(recipe, preset, config_file, overrides)
+    resolve_precision(run.trainer.precision, resolve_device(run.trainer.device))  # fp16 on CPU etc.: fail first
+    rec = engine.build_recipe(run, device="cpu")  # unknown architectures etc. fail before any data is read
     datasets = engine.registries.datasets
     train = datasets.build(run.data.dataset, run.data, "train")
     try:
         held_out = datasets.build(run.data.dataset, run.data, run.data.test_split)
     except DataError:
         held_out = None
-    rec = engine.build_recipe(run, device="cpu")
     rec.configure_dataset(train, "train")
     if held_out is not None:
         rec.configure_dataset(held_out, run.data.test_split)
