@@ -1,0 +1,57 @@
+"""Pieces every pix2pixHD network shares: the norm-layer factory and the reference init."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from torch import nn
+
+from i2i_core.errors import ConfigError
+
+NORMS = ("instance", "batch")
+
+
+def norm_factory(norm: str) -> Callable[[int], nn.Module]:
+    """``norm`` name -> a ``channels -> module`` factory, as pix2pixHD's ``get_norm_layer``.
+
+    pix2pixHD knows only two: ``batch`` (BatchNorm2d, affine) and ``instance``
+    (InstanceNorm2d without affine parameters or running statistics, so it adds no
+    state-dict keys). There is no ``none``: the layer indices, hence the key names,
+    assume a norm module after every inner convolution.
+
+    Args:
+        norm: ``"instance"`` or ``"batch"``.
+
+    Returns:
+        A callable building the norm layer for a channel count.
+
+    Raises:
+        ConfigError: for any other name.
+    """
+    if norm == "batch":
+        return functools.partial(nn.BatchNorm2d, affine=True)
+    if norm == "instance":
+        return functools.partial(nn.InstanceNorm2d, affine=False)
+    raise ConfigError(f"model.norm={norm!r}: pix2pixHD networks support 'instance' or 'batch'")
+
+
+def weights_init(module: nn.Module) -> None:
+    """pix2pixHD's ``weights_init`` for one module (use with ``net.apply``).
+
+    Conv and transposed-conv weights are drawn from N(0, 0.02) while their biases keep
+    PyTorch's default uniform init (the reference never touches them); BatchNorm
+    weights come from N(1, 0.02) with zero bias.
+    """
+    name = type(module).__name__
+    if "Conv" in name:
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif "BatchNorm2d" in name:
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def init_weights(net: nn.Module) -> nn.Module:
+    """Apply :func:`weights_init` to every submodule of ``net`` and return it."""
+    net.apply(weights_init)
+    return net

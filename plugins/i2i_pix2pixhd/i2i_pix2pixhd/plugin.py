@@ -1,0 +1,69 @@
+"""Hook implementations of the ``pix2pixhd`` plugin (loaded through the ``i2i`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from i2i_core import hookimpl
+
+
+@hookimpl
+def register_architectures(register: Any) -> None:
+    from .encoder import build_encoder
+    from .global_generator import build_global
+    from .local_enhancer import build_local
+    from .multiscale_discriminator import build_multiscale
+    from .nlayer_discriminator import build_hd_n_layers
+
+    register("global", build_global, role="generator",
+             description="pix2pixHD GlobalGenerator (512p G1): conv-downsample, residual blocks, upsample")
+    register("local", build_local, role="generator",
+             description="pix2pixHD LocalEnhancer: global G plus n_local_enhancers coarse-to-fine enhancers")
+    register("encoder", build_encoder, role="encoder",
+             description="pix2pixHD feature encoder E with instance-wise average pooling")
+    register("hd_n_layers", build_hd_n_layers, role="discriminator",
+             description="pix2pixHD PatchGAN (padding 2, biased convs, optional intermediate features)")
+    register("multiscale", build_multiscale, role="discriminator",
+             description="pix2pixHD multi-scale discriminator: num_D PatchGANs on an image pyramid")
+
+
+@hookimpl
+def register_losses(register: Any) -> None:
+    from .losses import FeatureMatchingLoss, GANLoss, VGGLoss
+
+    register("pix2pixhd_gan", GANLoss,
+             description="pix2pixHD GAN loss: LSGAN/BCE on each scale's last output, summed over scales")
+    register("pix2pixhd_feat", FeatureMatchingLoss,
+             description="pix2pixHD discriminator feature matching (1/num_D x 4/(n_layers_D+1) x lambda_feat)")
+    register("vgg19", VGGLoss,
+             description="VGG19 perceptual loss (relu1_1..relu5_1, weights 1/32..1) from a local weights file")
+
+
+@hookimpl
+def register_recipes(register: Any) -> None:
+    from .recipe import Pix2PixHDRecipe
+
+    register("pix2pixhd", Pix2PixHDRecipe,
+             description="pix2pixHD: label maps to photos with multi-scale D, feature matching, local enhancers")
+
+
+@hookimpl
+def register_presets(register: Any) -> None:
+    from .presets import register as register_all
+
+    register_all(register)
+
+
+@hookimpl
+def register_importers(register: Any) -> None:
+    from .importers import import_pix2pixhd
+
+    register("pix2pixhd", import_pix2pixhd,
+             description="NVIDIA pix2pixHD <epoch>_net_G/D/E.pth (global, local, multiscale D, encoder)")
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .features import add_commands
+
+    add_commands(cli)
