@@ -16,8 +16,8 @@ costs the same memory):
 
 Usage::
 
-    python plugins/i2i_pix2pixhd/benchmarks/pix2pixhd_memory.py            # all presets, CPU or CUDA
-    python plugins/i2i_pix2pixhd/benchmarks/pix2pixhd_memory.py --presets 512p,1024p --dtypes fp32
+    python benchmarks/pix2pixhd_memory.py            # all presets, CPU or CUDA
+    python benchmarks/pix2pixhd_memory.py --presets 512p,1024p --dtypes fp32
 """
 
 from __future__ import annotations

@@ -250,12 +250,12 @@ def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str,
 
 @cli.command("import-checkpoint")
 @click.option("--from", "source", required=True, help="importer name (see `i2i list-models --kind importers`)")
-@click.option("--arch", required=True, help="architecture of the file, e.g. unet_256")
+@click.option("--arch", default=None, help="architecture of the file, e.g. unet_256 (importers that infer it need none)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override for the new run")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.pass_context
-def import_checkpoint(ctx: click.Context, source: str, arch: str, sets: tuple[str, ...], files: tuple[str, ...],
+def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: tuple[str, ...], files: tuple[str, ...],
                       out: str) -> None:
     """Convert official checkpoint FILES into an i2i run folder OUT (usable by `i2i translate`)."""
     from .inference import import_official

@@ -73,7 +73,7 @@ def translate_folder(engine: Engine, recipe: Recipe, run: RunConfig, files: list
     return written
 
 
-def import_official(engine: Engine, source: str, arch: str, files: list[Path], out: Path,
+def import_official(engine: Engine, source: str, arch: str | None, files: list[Path], out: Path,
                     overrides: list[str] | None = None) -> Path:
     """Convert official checkpoint files into ``OUT/checkpoints/latest.safetensors`` + ``OUT/config.json``."""
     importer = engine.registries.importers.get(source)
