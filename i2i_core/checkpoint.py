@@ -263,3 +263,19 @@ def find_resume(path: str | Path) -> tuple[Path, Path]:
     if not weights.is_file() or not state.is_file():
         raise CheckpointError(f"--resume {path}: no checkpoint there (expected latest.safetensors and latest.pt)")
     return weights, state
+
+
+def load_run(run_dir: str | Path, device: str = "auto", engine: Any = None) -> tuple[Any, Any]:
+    """Rebuild a trained run for inference: ``(RunConfig, recipe with its weights loaded)``.
+
+    The recipe gets ``recipe.run_dir`` so that files written beside the run (pix2pixHD's
+    feature clusters) are found.
+    """
+    from .engine import Engine
+    from .inference import load_for_inference
+
+    weights = find_weights(run_dir)
+    recipe, run = load_for_inference(engine or Engine(warn=False), weights, [], device)
+    folder = Path(run_dir)
+    recipe.run_dir = folder if folder.is_dir() else weights.parent.parent
+    return run, recipe

@@ -34,6 +34,7 @@ def load_for_inference(engine: Engine, weights: Path, overrides: list[str], devi
         raise CheckpointError(f"{weights}: has no weights for {', '.join(missing)} (it holds {', '.join(sorted(nets))}); "
                               f"a {run.recipe} translation with these settings needs {', '.join(needed)}")
     ckpt.load_into({n: recipe.nets[n] for n in nets if n in recipe.nets}, nets, weights)
+    recipe.run_dir = weights.parent.parent if weights.parent.name == "checkpoints" else weights.parent
     return recipe, run
 
 

@@ -151,13 +151,14 @@ class Trainer:
         nets, _, _ = ckpt.load_weights(weights_path)
         ckpt.load_into(self.recipe.nets, nets, weights_path)
         state = ckpt.load_state(state_path)
+        # recipe state first: it may swap optimizers (pix2pixHD after niter_fix_global) before they load
+        self.recipe.load_state_dict(state.get("recipe", {}))
         for name, opt in self.recipe.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{state_path}: no state for optimizer {name!r}")
             opt.load_state_dict(state["optimizers"][name])
         self.precision.scaler.load_state_dict(state["scaler"]) if state["scaler"] else None
         self.schedule.load_state_dict(state.get("schedule", {}))
-        self.recipe.load_state_dict(state.get("recipe", {}))
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         random.setstate((3, tuple(rng["python"]), rng["python_pos"]))
