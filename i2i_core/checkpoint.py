@@ -279,3 +279,49 @@ def load_run(run_dir: str | Path, device: str = "auto", engine: Any = None) -> t
     folder = Path(run_dir)
     recipe.run_dir = folder if folder.is_dir() else weights.parent.parent
     return run, recipe
+
+
+# --- official (foreign) checkpoint files ------------------------------------------------
+
+_STALE_NORM_KEYS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def read_official_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a foreign ``.pth`` state dict for an importer, with ``weights_only=True``.
+
+    Unwraps ``{"state_dict": ...}``, drops ``_metadata`` and non-tensor entries and strips
+    ``module.`` prefixes (DataParallel/DDP saves).
+
+    Raises:
+        CheckpointError: the file is missing, unreadable or not a state dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise CheckpointError(f"{path}: expected a state dict (name -> tensor), got {type(obj).__name__}")
+    out: dict[str, torch.Tensor] = {}
+    for key, value in obj.items():
+        if key == "_metadata" or not isinstance(value, torch.Tensor):
+            continue
+        while key.startswith("module."):
+            key = key[len("module."):]
+        out[key] = value
+    return out
+
+
+def drop_stale_instance_norm(state: dict[str, torch.Tensor], net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Delete the running statistics old PyTorch saved for InstanceNorm layers that keep none.
+
+    The prefixes come from ``net`` itself (every InstanceNorm without running stats).
+    """
+    prefixes = {name for name, m in net.named_modules()
+                if isinstance(m, torch.nn.modules.instancenorm._InstanceNorm) and not m.track_running_stats}
+    stale = {f"{p}.{s}" for p in prefixes for s in _STALE_NORM_KEYS}
+    return {k: v for k, v in state.items() if k not in stale}

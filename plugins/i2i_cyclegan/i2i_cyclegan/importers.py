@@ -26,20 +26,18 @@ Example:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 from torch import nn
 
-from i2i_core.checkpoint import ImportedWeights
+from i2i_core.checkpoint import ImportedWeights, drop_stale_instance_norm, read_official_state
 from i2i_core.errors import CheckpointError
 
 #: junyanz's --netG choices this importer can infer
 JUNYANZ_ARCHS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128")
 BOOK_ARCHS = ("book", "book_generator", "book_discriminator")
-_STALE = ("running_mean", "running_var", "num_batches_tracked")
 _JZ_NAME = re.compile(r"^(?P<epoch>.+?)_net_(?P<net>G_A|G_B|D_A|D_B|G|D)\.pth$")
 _BOOK_NAME = re.compile(r"^(?P<prefix>.+)_(?P<net>G_AB|G_BA|D_A|D_B)\.pt$")
 #: the book's file roles -> our network names (its D_A judges domain A = our D_B)
@@ -48,46 +46,9 @@ _JZ_FILES = "<epoch>_net_G_A.pth / _G_B / _D_A / _D_B or a zoo latest_net_G.pth"
 
 
 # --- reading ----------------------------------------------------------------------------------
-def read_state(path: Path) -> dict[str, torch.Tensor]:
-    """Load a state dict with ``weights_only=True``; unwrap ``{"state_dict": ...}``, drop
-    ``_metadata`` and non-tensors, strip ``module.`` prefixes.
-
-    Raises:
-        CheckpointError: the file is missing, unreadable or not a state dict.
-    """
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
-        raise CheckpointError(f"{path}: expected a state dict (name -> tensor), got {type(obj).__name__}")
-    out: dict[str, torch.Tensor] = {}
-    for key, value in obj.items():
-        if key == "_metadata" or not isinstance(value, torch.Tensor):
-            continue
-        while key.startswith("module."):
-            key = key[len("module."):]
-        out[key] = value
-    return out
+read_state = read_official_state
 
 
-def drop_stale_instance_norm(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
-    """Delete ``running_mean``/``running_var``/``num_batches_tracked`` of stateless InstanceNorm layers.
-
-    The prefixes are the InstanceNorm modules of ``net`` that track no running statistics,
-    i.e. what the reference's ``__patch_instance_norm_state_dict`` deletes.
-    """
-    prefixes = {name for name, m in net.named_modules()
-                if isinstance(m, nn.modules.instancenorm._InstanceNorm) and not m.track_running_stats}
-    stale = {f"{p}.{s}" for p in prefixes for s in _STALE}
-    return {k: v for k, v in state.items() if k not in stale}
-
-
-@lru_cache(maxsize=1)
 def _architectures() -> Any:
     from i2i_core import Engine
 

@@ -20,51 +20,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i_core.checkpoint import ImportedWeights
+from i2i_core.checkpoint import ImportedWeights, drop_stale_instance_norm, read_official_state
 from i2i_core.errors import CheckpointError
 
 from . import networks
 
 ARCHS = ("unet_256", "unet_128", "unet", "resnet_9blocks", "resnet_6blocks", "resnet")
-_STALE = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def _read(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]  # files saved as {"state_dict": ...} by third-party scripts
-    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
-        raise CheckpointError(f"{path}: expected a state dict (name -> tensor), got {type(obj).__name__}")
-    return dict(obj)  # a plain dict also drops the OrderedDict's _metadata attribute
-
-
-def clean_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Drop ``_metadata`` and non-tensor entries, strip ``module.`` prefixes."""
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        if key == "_metadata" or not isinstance(value, torch.Tensor):
-            continue
-        while key.startswith("module."):
-            key = key[len("module."):]
-        out[key] = value
-    return out
-
-
-def drop_stale_instance_norm(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
-    """Delete running statistics that old PyTorch versions saved for stateless InstanceNorm layers.
-
-    The prefixes come from ``net`` itself: every ``InstanceNorm`` module that tracks no
-    running statistics.
-    """
-    prefixes = {name for name, m in net.named_modules()
-                if isinstance(m, nn.modules.instancenorm._InstanceNorm) and not m.track_running_stats}
-    stale = {f"{p}.{s}" for p in prefixes for s in _STALE}
-    return {k: v for k, v in state.items() if k not in stale}
+_read = read_official_state
 
 
 def _first(state: dict[str, torch.Tensor], key: str, path: Path, arch: str) -> torch.Tensor:
@@ -167,7 +131,7 @@ def import_junyanz(path: str | Path | list | tuple, arch: str, **overrides: Any)
     path = Path(path)
     if arch not in ARCHS:
         raise CheckpointError(f"--arch {arch!r} is not a junyanz generator; expected one of {', '.join(ARCHS)}")
-    state = clean_state_dict(_read(path))
+    state = _read(path)
     model = infer_model(state, arch, path)
     model.update(overrides)
     net = _build(model)

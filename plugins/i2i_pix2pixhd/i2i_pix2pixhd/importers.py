@@ -20,7 +20,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from i2i_core.checkpoint import ImportedWeights
+from i2i_core.checkpoint import ImportedWeights, drop_stale_instance_norm, read_official_state
 from i2i_core.errors import CheckpointError
 
 from .encoder import build_encoder
@@ -31,26 +31,12 @@ from .recipe import Pix2PixHDConfig
 
 ROLES = {"G": "G", "D": "D", "E": "E", "global": "G", "local": "G", "multiscale": "D", "encoder": "E",
          "netG": "G", "netD": "D", "netE": "E"}
-_STALE = ("running_mean", "running_var", "num_batches_tracked")
 
 
 # --- reading -----------------------------------------------------------------------
 
 
-def read_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a ``.pth`` state dict on the CPU; unwrap ``{"state_dict": ...}`` and strip ``module.``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch state dict ({type(exc).__name__}: {exc})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: expected a state dict of tensors (a pix2pixHD *_net_G/D/E.pth)")
-    return {(k[7:] if k.startswith("module.") else k): v for k, v in state.items()}
+read_state = read_official_state
 
 
 def role_of(path: Path, state: dict, arch: str | None) -> str:
@@ -180,8 +166,7 @@ def fit_state(role: str, opts: dict, state: dict, path: Path) -> dict[str, torch
         CheckpointError: naming the file and the first missing/unexpected/mis-shaped keys.
     """
     net = _meta_module(role, opts)
-    inorm = {name for name, mod in net.named_modules() if isinstance(mod, nn.InstanceNorm2d)}
-    state = {k: v for k, v in state.items() if not (k.rpartition(".")[2] in _STALE and k.rpartition(".")[0] in inorm)}
+    state = drop_stale_instance_norm(state, net)
     own = net.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
