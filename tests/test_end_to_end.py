@@ -89,3 +89,21 @@ def test_bad_input_is_one_line(invoke, args, expected, tmp_path, monkeypatch):
     assert expected in res.output, res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.safetensors"))
+
+
+def test_pix2pixhd_512p_on_cityscapes_layout_then_translate(invoke, tmp_path):
+    data = tmp_path / "city"
+    assert invoke("data", "synth", "--layout", "labels", "--out", str(data), "--n", "3", "--size", "32",
+                  "--seed", "0").exit_code == 0
+    small = ["--set", "model.ngf=4", "--set", "model.ndf=4", "--set", "data.load_size=32", "--set", "data.crop_size=32",
+             "--set", "model.n_downsample_global=2", "--set", "model.n_blocks_global=1",
+             "--set", "model.no_vgg_loss=true", "--set", "trainer.max_steps=2"]
+    res = invoke("run", "pix2pixhd", "--preset", "512p", "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--no-progress", *small)
+    assert res.exit_code == 0, res.output
+    res = invoke("translate", "--checkpoint", str(tmp_path / "run"), "--input", str(data), "--output",
+                 str(tmp_path / "out"))
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "out").glob("*.png"))) >= 1
+    res = invoke("run", "pix2pixhd", "--preset", "1024p", "--data", str(data))
+    assert res.exit_code == 1 and "--init-from" in res.output

@@ -96,6 +96,10 @@ class Pix2PixHDRecipe(Recipe):
         "trainer": {"lr_policy": "linear_to_zero", "n_epochs": 100, "n_epochs_decay": 100,
                     "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
     }
+    # i2i translate reads label maps (+ instance maps) from a labels-layout folder: test_label/, test_inst/
+    inference_reader: ClassVar[str] = "labels"
+    inference_folder: ClassVar[str] = "test_label"
+    inference_input: ClassVar[str] = "label"
 
     def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
         super().__init__(config)
