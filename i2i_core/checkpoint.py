@@ -325,3 +325,14 @@ def drop_stale_instance_norm(state: dict[str, torch.Tensor], net: torch.nn.Modul
                 if isinstance(m, torch.nn.modules.instancenorm._InstanceNorm) and not m.track_running_stats}
     stale = {f"{p}.{s}" for p in prefixes for s in _STALE_NORM_KEYS}
     return {k: v for k, v in state.items() if k not in stale}
+
+
+def describe_key_mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str:
+    """``""`` when ``state`` has exactly ``own``'s keys and shapes, else what differs (first few of each)."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return "; ".join(f"{label} ({len(items)}): {', '.join(items[:3])}{', ...' if len(items) > 3 else ''}"
+                     for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+                     if items)

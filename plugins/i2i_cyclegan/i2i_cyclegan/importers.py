@@ -32,7 +32,12 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from i2i_core.checkpoint import ImportedWeights, drop_stale_instance_norm, read_official_state
+from i2i_core.checkpoint import (
+    ImportedWeights,
+    describe_key_mismatch,
+    drop_stale_instance_norm,
+    read_official_state,
+)
 from i2i_core.errors import CheckpointError
 
 #: junyanz's --netG choices this importer can infer
@@ -63,16 +68,9 @@ def build_meta(name: str, **kwargs: Any) -> nn.Module:
 
 def check_keys(state: dict[str, torch.Tensor], net: nn.Module, path: Path, expected: str, hint: str = "") -> None:
     """Raise a CheckpointError naming ``path``, ``expected`` and the first bad keys."""
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
-             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        parts = [f"{label} ({len(items)}): {', '.join(items[:3])}{', ...' if len(items) > 3 else ''}"
-                 for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-                 if items]
-        raise CheckpointError(f"{path} is not {expected}: {'; '.join(parts)}{hint}")
+    problems = describe_key_mismatch(net.state_dict(), state)
+    if problems:
+        raise CheckpointError(f"{path} is not {expected}: {problems}{hint}")
 
 
 def _as_paths(path: str | Path | Iterable[str | Path]) -> list[Path]:

@@ -20,7 +20,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i_core.checkpoint import ImportedWeights, drop_stale_instance_norm, read_official_state
+from i2i_core.checkpoint import (
+    ImportedWeights,
+    describe_key_mismatch,
+    drop_stale_instance_norm,
+    read_official_state,
+)
 from i2i_core.errors import CheckpointError
 
 from . import networks
@@ -92,15 +97,9 @@ def _build(model: dict[str, Any]) -> nn.Module:
 
 def check_keys(state: dict[str, torch.Tensor], net: nn.Module, path: Path, arch: str) -> None:
     """Raise a CheckpointError listing missing/unexpected/mis-shaped keys (first few of each)."""
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
-             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        parts = [f"{label} ({len(items)}): {', '.join(items[:3])}{', ...' if len(items) > 3 else ''}"
-                 for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if items]
-        raise CheckpointError(f"{path} does not match a junyanz {arch} generator: {'; '.join(parts)}")
+    problems = describe_key_mismatch(net.state_dict(), state)
+    if problems:
+        raise CheckpointError(f"{path} does not match a junyanz {arch} generator: {problems}")
 
 
 def import_junyanz(path: str | Path | list | tuple, arch: str, **overrides: Any) -> ImportedWeights:

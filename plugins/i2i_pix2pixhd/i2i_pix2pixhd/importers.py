@@ -20,7 +20,12 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from i2i_core.checkpoint import ImportedWeights, drop_stale_instance_norm, read_official_state
+from i2i_core.checkpoint import (
+    ImportedWeights,
+    describe_key_mismatch,
+    drop_stale_instance_norm,
+    read_official_state,
+)
 from i2i_core.errors import CheckpointError
 
 from .encoder import build_encoder
@@ -168,18 +173,9 @@ def fit_state(role: str, opts: dict, state: dict, path: Path) -> dict[str, torch
     net = _meta_module(role, opts)
     state = drop_stale_instance_norm(state, net)
     own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:3]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:3]}")
-        if wrong:
-            parts.append(f"{wrong[0]} is {tuple(state[wrong[0]].shape)}, expected {tuple(own[wrong[0]].shape)}")
-        raise CheckpointError(f"{path}: keys do not fit a pix2pixHD {role} net ({'; '.join(parts)})")
+    problems = describe_key_mismatch(own, state)
+    if problems:
+        raise CheckpointError(f"{path}: keys do not fit a pix2pixHD {role} net ({problems})")
     return {k: state[k] for k in own}
 
 
