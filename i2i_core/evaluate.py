@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .data import to_device
+from .data import seeded_keys, to_device
 from .metrics import psnr, ssim
 from .recipe import Recipe
 from .report import save_grid
@@ -28,7 +28,7 @@ def side_effect_free(nets: dict[str, torch.nn.Module], device: torch.device) -> 
                     b.copy_(saved[n][k])
 
 
-class _IntKeys(torch.utils.data.Dataset):
+class FixedKeys(torch.utils.data.Dataset):
     """Fixed ``(index, 0)`` keys for readers that take seeded keys (deterministic eval)."""
 
     def __init__(self, dataset: Any) -> None:
@@ -38,7 +38,7 @@ class _IntKeys(torch.utils.data.Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i: int) -> Any:
-        return self.dataset[(i, 0)] if getattr(self.dataset, "seeded_items", False) else self.dataset[i]
+        return self.dataset[(i, 0)] if seeded_keys(self.dataset) else self.dataset[i]
 
 
 def evaluate(recipe: Recipe, dataset: Any, device: torch.device, *, max_images: int = 50, batch_size: int = 1,
@@ -49,7 +49,7 @@ def evaluate(recipe: Recipe, dataset: Any, device: torch.device, *, max_images: 
         ``{"psnr", "ssim", "baseline_psnr", "baseline_ssim", "images"}`` (baselines only
         when the recipe gives one).
     """
-    items = _IntKeys(dataset)
+    items = FixedKeys(dataset)
     subset = Subset(items, range(min(max_images, len(items))))
     loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
     sums: dict[str, float] = {}

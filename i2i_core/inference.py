@@ -14,6 +14,7 @@ from .config import RunConfig, deep_merge, parse_set
 from .data import to_device
 from .engine import Engine
 from .errors import CheckpointError
+from .evaluate import FixedKeys
 from .precision import resolve_device
 from .recipe import Recipe
 from .report import save_png, to_uint8
@@ -61,9 +62,7 @@ def translate_folder(engine: Engine, recipe: Recipe, run: RunConfig, files: list
     output.mkdir(parents=True, exist_ok=True)
     written = []
     device = next((p.device for n in recipe.nets.values() for p in n.parameters()), torch.device("cpu"))
-    loader = DataLoader(range(len(dataset)), batch_size=batch_size, shuffle=False,
-                        collate_fn=lambda idx: torch.utils.data.default_collate(
-                            [dataset[(i, 0)] if getattr(dataset, "seeded_items", False) else dataset[i] for i in idx]))
+    loader = DataLoader(FixedKeys(dataset), batch_size=batch_size, shuffle=False)
     with torch.no_grad():
         for batch in loader:
             batch = to_device(batch, device)

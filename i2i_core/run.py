@@ -12,7 +12,7 @@ from torch.utils.data import default_collate
 from . import checkpoint as ckpt
 from .config import RunConfig
 from .errors import ConfigError, DataError
-from .evaluate import _IntKeys, evaluate
+from .evaluate import FixedKeys, evaluate
 from .precision import resolve_device, resolve_precision
 from .trainer import Trainer
 
@@ -77,7 +77,7 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         rec.configure_dataset(held_out, run.data.test_split)
     trainer = Trainer(run.trainer, out_dir, engine=engine, callbacks=callbacks, run_config=run, progress=progress)
     sample_src = held_out if held_out is not None else train
-    keyed = _IntKeys(sample_src)
+    keyed = FixedKeys(sample_src)
     sample_batch = default_collate([keyed[i] for i in range(min(4, len(keyed)))])
     result = trainer.fit(rec, train, resume=resume_from, sample_batch=sample_batch)
     metrics: dict = {}
