@@ -159,10 +159,29 @@ def before_step(trainer: Any, batch: dict) -> None:
 def after_step(trainer: Any, step: int, logs: dict) -> None:
     """Called after every step, after the optimizers and the grad scaler stepped.
 
+    Must be cheap and must not read values off the device: the loss values in ``logs``
+    may be device tensors, and turning one into a float stalls the loop until the GPU
+    catches up. Use :func:`on_log` for values as numbers.
+
     Args:
         trainer: the running trainer.
         step: the 1-based number of the step just finished.
-        logs: the ``dict[str, float]`` of losses the recipe returned.
+        logs: ``dict[str, Tensor | float]`` of the losses the recipe returned for this step.
+    """
+
+
+@hookspec
+def on_log(trainer: Any, step: int, logs: dict) -> None:
+    """Called every ``trainer.log_every`` steps (and at the last step) with the losses as numbers.
+
+    This is where live loggers (TensorBoard, W&B, CSV) write scalars: the values were read
+    off the device once for all listeners, together with the divergence check.
+
+    Args:
+        trainer: the running trainer.
+        step: the 1-based step the values belong to.
+        logs: ``dict[str, float]``: the recipe's losses plus ``lr`` (current learning-rate
+            factor times ``trainer.lr``) and ``it_s`` (iterations per second since the start).
     """
 
 
