@@ -42,6 +42,8 @@ class DataConfig(_Strict):
     serial_batches: bool = Field(False, description="take images in order (unaligned: B paired by index)")
     max_dataset_size: int | None = Field(None, gt=0, description="use at most this many images")
     test_split: str = Field("test", description="split used for held-out evaluation and samples")
+    value_range: tuple[float, float] | None = Field(
+        None, description="float images (e.g. float32 TIFF): the sample values mapped to [-1, 1], e.g. [0, 1]")
 
     @field_validator("crop_size")
     @classmethod
