@@ -1,4 +1,9 @@
-"""Listing, decoding and converting images with PIL and torch only (no numpy needed)."""
+"""Listing, decoding and converting images.
+
+8-bit greyscale and colour photos stay on PIL's path (the reference's, needed for golden
+parity); 16-bit, float, alpha and N-channel images become a :class:`Photo` of float planes
+decoded by :mod:`i2i_core.imageio`, so no level, value or channel is lost.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from i2i_core import imageio
 from i2i_core.errors import DataError
 
 #: file suffixes the readers pick up (compared lower-case, like the reference's IMG_EXTENSIONS)
@@ -135,3 +141,93 @@ def save_ids(t: torch.Tensor, path: Path, sixteen_bit: bool = False) -> None:
     else:
         img = Image.frombytes("L", (w, h), tensor_bytes(t.to(torch.uint8)))
     img.save(path, compress_level=1)
+
+
+#: PIL modes of 8-bit photos that keep the reference's path (converted to RGB/L like ``convert('RGB')``)
+_PIL_PHOTO_MODES = ("1", "L", "RGB", "CMYK", "YCbCr", "LAB", "HSV")
+
+
+class Photo:
+    """A photo at its own depth and channel count, preprocessed plane by plane.
+
+    8-bit grey/colour files keep a PIL ``RGB`` image (``pil``), exactly the reference's
+    path. Anything else (16-bit, float, grey+alpha, RGBA, N channels) is held as a list of
+    PIL mode ``F`` planes with values in [0, 1] (``planes``): PIL resizes those with the same
+    filters, in float32, so 16-bit levels and float values survive preprocessing.
+
+    Args:
+        path: the file (for messages).
+        pil: an 8-bit PIL image, or None.
+        planes: float planes in [0, 1], or None.
+        mode: what the file holds (for messages).
+    """
+
+    def __init__(self, path: Path, pil: Image.Image | None = None, planes: list[Image.Image] | None = None,
+                 mode: str = "") -> None:
+        self.path, self.pil, self.planes, self.mode = path, pil, planes, mode
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.pil.size if self.pil is not None else self.planes[0].size
+
+    @property
+    def channels(self) -> int:
+        return len(self.pil.getbands()) if self.pil is not None else len(self.planes)
+
+    def map(self, fn) -> Photo:  # noqa: ANN001 - fn: PIL image -> PIL image
+        """Apply a PIL operation (crop, resize, flip) to every plane."""
+        if self.pil is not None:
+            return Photo(self.path, pil=fn(self.pil), mode=self.mode)
+        return Photo(self.path, planes=[fn(p) for p in self.planes], mode=self.mode)
+
+    def to_gray(self) -> Photo:
+        """One channel: PIL's ITU-R 601 luma for 8-bit RGB (the reference's ``Grayscale(1)``),
+        the same weights in float for deeper RGB; refuses alpha or extra bands."""
+        if self.pil is not None:
+            return Photo(self.path, pil=self.pil.convert("L"), mode=self.mode)
+        if len(self.planes) == 1:
+            return self
+        if len(self.planes) != 3:
+            imageio.fit_channels(torch.zeros(len(self.planes), 1, 1), 1, str(self.path), self.mode)
+        import numpy as np
+
+        r, g, b = (np.asarray(p, dtype=np.float32) for p in self.planes)
+        luma = (r * 0.299 + g * 0.587 + b * 0.114).astype(np.float32)
+        return Photo(self.path, planes=[Image.fromarray(luma)], mode=self.mode)
+
+    def to_normalized(self, want: int | None = None, field: str = "model.input_nc") -> torch.Tensor:
+        """(C, H, W) float in [-1, 1]; ``want`` channels or a :class:`DataError` naming the fix."""
+        if self.pil is not None:
+            x = to_normalized(self.pil)
+        else:
+            import numpy as np
+
+            x = imageio.normalize(torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) for p in self.planes])))
+        return imageio.fit_channels(x, want, str(self.path), self.mode, field)
+
+
+def open_photo(path: Path, value_range: tuple[float, float] | None = None) -> Photo:
+    """Decode a photo at its own depth: 8-bit grey/colour through PIL, the rest as float planes.
+
+    TIFFs and 16-bit PNGs always go through :func:`i2i_core.imageio.read_image` (PIL would
+    truncate 16-bit colour PNGs to 8 bits and cannot read float or N-channel TIFFs).
+
+    Raises:
+        DataError: unreadable file, float image without (or outside) ``value_range``.
+    """
+    import numpy as np
+
+    lossless = path.suffix.lower() in (".tif", ".tiff") or (
+        path.suffix.lower() == ".png" and imageio._png_bit_depth(path) == 16)
+    if not lossless:
+        img = open_image(path)
+        if img.mode in _PIL_PHOTO_MODES or (img.mode == "P" and "transparency" not in img.info):
+            # grey and palette photos become RGB, as the reference's convert('RGB')
+            return Photo(path, pil=img if img.mode == "RGB" else img.convert("RGB"), mode=f"PIL {img.mode}")
+    decoded = imageio.read_image(path)
+    if decoded.depth == "uint8" and decoded.channels in (1, 3):  # an 8-bit TIFF: the reference's path
+        arr = decoded.data.permute(1, 2, 0).numpy()
+        return Photo(path, pil=Image.fromarray(arr[..., 0] if decoded.channels == 1 else arr).convert("RGB"),
+                     mode=decoded.mode)
+    unit = imageio.to_unit(decoded, value_range).numpy().astype(np.float32)
+    return Photo(path, planes=[Image.fromarray(plane) for plane in unit], mode=decoded.mode)

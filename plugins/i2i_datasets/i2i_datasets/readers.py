@@ -14,6 +14,14 @@ Attributes a recipe may set on a reader after building it:
 * ``grayscale`` (default False): True turns every photo key (``A``, ``B``,
   ``image``) into one channel (ITU-R 601 luma, as the reference's
   ``Grayscale(1)``); a collection of keys (e.g. ``{"A"}``) limits it to those.
+* ``channels`` (default ``{}``): channels each photo key must have (e.g.
+  ``{"A": 3, "B": 3}`` from ``input_nc``/``output_nc``); a file with other channels is a
+  :class:`DataError` naming the file, its mode and the setting that fits it (grey is still
+  repeated to RGB, as the reference does).
+
+Photos keep their depth: 8-bit files take the reference's PIL path; 16-bit PNG/TIFF,
+float TIFF (values mapped with ``data.value_range``), alpha and N-channel images are
+read losslessly and resized plane by plane in float32 (see :class:`~i2i_datasets._io.Photo`).
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from torch.utils.data import Dataset
 
 from i2i_core.errors import ConfigError, DataError
 
-from ._io import COLOUR_MODES, ids_image, ids_to_tensor, list_images, open_image, open_rgb, to_normalized
+from ._io import COLOUR_MODES, Photo, ids_image, ids_to_tensor, list_images, open_image, open_photo, to_normalized
 from .preprocess import Plan, Preprocess
 
 # which synthetic layout each reader reads when data.root is unset
 _SYNTHETIC_LAYOUT = {"aligned": "aligned", "unaligned": "unaligned", "single": "unaligned", "labels": "labels"}
+#: the setting that decides each photo key's channel count (named in channel errors)
+_CHANNEL_FIELDS = {"A": "model.input_nc", "B": "model.output_nc", "image": "model.output_nc"}
 
 
 class _Reader(Dataset):
@@ -47,6 +57,8 @@ class _Reader(Dataset):
         self.preprocess = Preprocess.from_config(cfg, split)
         self.size_multiple: int = 4
         self.grayscale: bool | Collection[str] = False
+        self.channels: dict[str, int] = {}
+        self.value_range = getattr(cfg, "value_range", None)
 
     def __len__(self) -> int:  # pragma: no cover - every reader overrides it
         raise NotImplementedError
@@ -76,10 +88,14 @@ class _Reader(Dataset):
             return g
         return key in g
 
-    def _photo(self, img: Image.Image, plan: Plan, key: str) -> torch.Tensor:
+    def _open(self, path: Path) -> Photo:
+        return open_photo(path, self.value_range)
+
+    def _photo(self, img: Photo, plan: Plan, key: str) -> torch.Tensor:
         if self._is_gray(key):
-            img = img.convert("L")  # before resizing, like the reference's transform order
-        return to_normalized(Preprocess.apply(img, plan, Image.BICUBIC))
+            img = img.to_gray()  # before resizing, like the reference's transform order
+        img = img.map(lambda plane: Preprocess.apply(plane, plan, Image.BICUBIC))
+        return img.to_normalized(self.channels.get(key), _CHANNEL_FIELDS.get(key, "model.input_nc"))
 
 
 class AlignedDataset(_Reader):
@@ -108,13 +124,13 @@ class AlignedDataset(_Reader):
     def __getitem__(self, key: Any) -> dict[str, Any]:
         index, rng = self._resolve_key(key)
         path = self.paths[index]
-        ab = open_rgb(path)
+        ab = self._open(path)
         w, h = ab.size
         if w % 2:
             raise DataError(f"aligned image {path} has odd width {w}; expected A and B side by side "
                             f"(width = 2 x the width of one image)")
         half = w // 2
-        a, b = ab.crop((0, 0, half, h)), ab.crop((half, 0, w, h))
+        a, b = ab.map(lambda p: p.crop((0, 0, half, h))), ab.map(lambda p: p.crop((half, 0, w, h)))
         if self.swap:
             a, b = b, a
         plan = self._plan(a.size, rng)
@@ -164,7 +180,7 @@ class UnalignedDataset(_Reader):
         else:
             b_index = int(torch.randint(0, len(self.B_paths), (1,), generator=rng).item())
         b_path = self.B_paths[b_index]
-        a, b = open_rgb(a_path), open_rgb(b_path)
+        a, b = self._open(a_path), self._open(b_path)
         plan_a = self._plan(a.size, rng)
         plan_b = self._plan(b.size, rng)
         return {"A": self._photo(a, plan_a, "A"), "B": self._photo(b, plan_b, "B"),
@@ -191,7 +207,7 @@ class SingleDataset(_Reader):
     def __getitem__(self, key: Any) -> dict[str, Any]:
         index, rng = self._resolve_key(key)
         path = self.paths[index]
-        img = open_rgb(path)
+        img = self._open(path)
         return {"A": self._photo(img, self._plan(img.size, rng), "A"), "A_path": str(path)}
 
 
@@ -270,7 +286,7 @@ class LabelsDataset(_Reader):
         if self.image_paths is None:
             return item
         image_path = self.image_paths[index]
-        image = open_rgb(image_path)
+        image = self._open(image_path)
         if image.size != label.size:
             raise DataError(f"photo {image_path} is {image.size[0]}x{image.size[1]} but label map {label_path} is "
                             f"{label.size[0]}x{label.size[1]}; expected the same size")
