@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -31,6 +31,36 @@ def load_strict(net: nn.Module, state: dict) -> nn.Module:
 
 def snapshot(net: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+#: golden ``<name>_step1`` output -> (our network, whether its input is a tensor of the batch): the
+#: generator's output of step 1 before any update (tests/reference/README.md, "store_fake_step1").
+#: CycleGAN's G_B first runs on fake_B (rec_A), so it is caught on its first call with a batch tensor.
+STEP1_OUTPUTS: dict[str, dict[str, tuple[str, bool]]] = {
+    "pix2pix": {"fake_B_step1": ("G", True)},
+    "cyclegan": {"fake_B_step1": ("G_A", True), "fake_A_step1": ("G_B", True)},
+    "pix2pixhd": {"fake_image_step1": ("G", False)},
+}
+
+
+def _capture_step1(rec: Any, recipe: str, wanted: Iterable[str], batch: dict) -> tuple[dict, list]:
+    """Forward hooks that copy the step-1 generator outputs named in ``wanted`` into the returned dict."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    batch_tensors = [v for v in batch.values() if isinstance(v, torch.Tensor)]
+    for key in wanted:
+        if key not in STEP1_OUTPUTS.get(recipe, {}):
+            continue
+        net, from_batch = STEP1_OUTPUTS[recipe][key]
+
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor, key: str = key,
+                 from_batch: bool = from_batch) -> None:
+            if key in captured or (from_batch and not any(args[0] is t for t in batch_tensors)):
+                return
+            captured[key] = output.detach().clone()
+
+        handles.append(rec.nets[net].register_forward_hook(hook))
+    return captured, handles
 
 
 def run_train_case(
@@ -61,12 +91,16 @@ def run_train_case(
     extra: dict[str, Any] = {}
     for k in range(steps):
         ctx.step = k + 1
-        logs = rec.training_step(batch_for_step(k), ctx)
+        batch = batch_for_step(k)
+        handles: list = []
+        if k == 0:
+            extra, handles = _capture_step1(rec, recipe, case["outputs"], batch)
+        logs = rec.training_step(batch, ctx)
+        for handle in handles:
+            handle.remove()
         for name, value in logs.items():
             losses[f"step{k + 1}.{name}"] = float(value)
         states.append({ref: snapshot(rec.nets[ours]) for ref, ours in net_map.items()})
-        if k == 0:  # recipes keep their latest generator outputs in ``visuals``
-            extra = {f"{name}_step1": t.detach().clone() for name, t in getattr(rec, "visuals", {}).items()}
     outputs: dict[str, Any] = {"state_after": states}
     for key in case["outputs"]:
         if key in extra:

@@ -28,9 +28,11 @@ def register_recipes(register: Any) -> None:
 
 @hookimpl
 def register_presets(register: Any) -> None:
-    from . import presets
+    from i2i_core.plugin_helpers import register_presets as register_table
 
-    presets.register(register)
+    from .presets import PRESETS
+
+    register_table(register, "cyclegan", PRESETS)
 
 
 @hookimpl

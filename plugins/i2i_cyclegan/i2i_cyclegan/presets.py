@@ -78,8 +78,3 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
                    "beats the identity baseline on the held-out pairs"),
 }
 
-
-def register(register_preset: Any) -> None:
-    """Register every preset of this module with ``register(recipe, name, overrides, description=)``."""
-    for name, (overrides, description) in PRESETS.items():
-        register_preset("cyclegan", name, overrides, description=description)

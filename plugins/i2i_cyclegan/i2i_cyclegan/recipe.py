@@ -49,10 +49,9 @@ import torch
 from pydantic import Field
 
 from i2i_core.errors import ConfigError
+from i2i_core.image_pool import ImageBuffer, ImageHistory, ImagePool
+from i2i_core.plugin_helpers import check_channels
 from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext
-
-from .book_buffer import ImageBuffer
-from .image_pool import ImagePool
 
 #: generator name -> required multiple of the image side (junyanz's registered generators)
 _SIZE_MULTIPLE = {"resnet_9blocks": 4, "resnet_6blocks": 4, "unet_128": 128, "unet_256": 256}
@@ -127,14 +126,13 @@ class CycleGANRecipe(Recipe):
     """CycleGAN: ``G_A: A -> B`` and ``G_B: B -> A`` trained with two PatchGANs and cycle losses.
 
     Networks: ``G_A``, ``G_B``, ``D_A`` (judges B) and ``D_B`` (judges A); an inference build
-    (``ctx.training`` false) has no optimizers, losses or pools. Optimizers: junyanz ``G`` (both generators) and ``D`` (both discriminators); book ``G``,
-    ``D_A`` and ``D_B`` (one per discriminator, named after our networks). ``visuals`` holds
-    ``real_A``, ``fake_B``, ``rec_A``, ``real_B``, ``fake_A``, ``rec_B`` of the latest step.
-    Extra training state (:meth:`state_dict`): the two image histories.
+    (``ctx.training`` false) has no optimizers, losses or pools. Optimizers: junyanz ``G`` (both
+    generators) and ``D`` (both discriminators); book ``G``, ``D_A`` and ``D_B`` (one per
+    discriminator, named after our networks). Extra training state (:meth:`state_dict`): the two
+    image histories (:mod:`i2i_core.image_pool`).
 
     Example:
-        >>> from i2i_core import Engine
-        >>> result = Engine().run("cyclegan", "demo", out="runs/cyclegan-demo")  # doctest: +SKIP
+        ``i2i run cyclegan --preset demo`` trains it on synthetic unpaired scenes.
     """
 
     name = "cyclegan"
@@ -143,11 +141,10 @@ class CycleGANRecipe(Recipe):
 
     def __init__(self, config: CycleGANConfig | None = None) -> None:
         super().__init__(config)
-        self.visuals: dict[str, torch.Tensor] = {}
         self.direction = "AtoB"
         # fake_A_pool feeds the discriminator of domain A (D_B), fake_B_pool the one of B (D_A)
-        self.fake_A_pool: ImagePool | ImageBuffer | None = None
-        self.fake_B_pool: ImagePool | ImageBuffer | None = None
+        self.fake_A_pool: ImageHistory | None = None
+        self.fake_B_pool: ImageHistory | None = None
 
     # --- configuration -------------------------------------------------------------------
     @classmethod
@@ -214,7 +211,7 @@ class CycleGANRecipe(Recipe):
             self.criterion_gan = ctx.loss("gan", gan_mode="lsgan")  # the book's MSELoss against ones/zeros
             optimizers = {"G": ctx.optimizer(gens), "D_A": ctx.optimizer(D_A.parameters()),
                           "D_B": ctx.optimizer(D_B.parameters())}
-            history: type[ImagePool] | type[ImageBuffer] = ImageBuffer
+            history: type[ImageHistory] = ImageBuffer
         else:
             self.criterion_gan = ctx.loss("gan", gan_mode=c.gan_mode)
             optimizers = {"G": ctx.optimizer(gens),
@@ -245,18 +242,11 @@ class CycleGANRecipe(Recipe):
             return batch["B"], batch["A"]
         return batch["A"], batch["B"]
 
-    def _check_channels(self, x: torch.Tensor, field: str, what: str) -> None:
-        want = getattr(self.config, field)
-        if x.dim() != 4 or x.shape[1] != want:
-            got = x.shape[1] if x.dim() == 4 else f"shape {tuple(x.shape)}"
-            raise ConfigError(f"model.{field} is {want} but the {what} images have {got} channels; "
-                              f"set model.{field} to match the data")
-
     # --- training ------------------------------------------------------------------------
     def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
         real_A, real_B = self._domains(batch)
-        self._check_channels(real_A, "input_nc", "domain A")
-        self._check_channels(real_B, "output_nc", "domain B")
+        check_channels(real_A, self.config, "input_nc", "the domain A")
+        check_channels(real_B, self.config, "output_nc", "the domain B")
         if self.config.variant == "book":
             logs = self._book_step(real_A, real_B, step)
         else:
@@ -300,7 +290,6 @@ class CycleGANRecipe(Recipe):
         step.backward(loss_D_B)
         step.optimizer_step(opt_D)
 
-        self._keep_visuals(real_A, fake_B, rec_A, real_B, fake_A, rec_B)
         return {"G_A": loss_G_A, "G_B": loss_G_B, "cycle_A": loss_cycle_A, "cycle_B": loss_cycle_B,
                 "idt_A": loss_idt_A, "idt_B": loss_idt_B, "G": loss_G, "D_A": loss_D_A, "D_B": loss_D_B}
 
@@ -349,20 +338,14 @@ class CycleGANRecipe(Recipe):
             netD, opt = self.nets[ours], self.optimizers[ours]
             step.zero_grad(opt)
             loss_real = mse(netD(real), True)
-            loss_fake = mse(netD(pool.update(fake.detach())), False)
+            loss_fake = mse(netD(pool.query(fake.detach())), False)
             d_loss = (loss_real + loss_fake) / 2
             step.backward(d_loss)
             step.optimizer_step(opt)
             logs.update({f"D_{book_name}_real": loss_real, f"D_{book_name}_fake": loss_fake,
                          f"d_loss_{book_name}": d_loss})
 
-        self._keep_visuals(real_A, fake_B, rec_A, real_B, fake_A, rec_B)
         return logs
-
-    def _keep_visuals(self, real_A: torch.Tensor, fake_B: torch.Tensor, rec_A: torch.Tensor, real_B: torch.Tensor,
-                      fake_A: torch.Tensor, rec_B: torch.Tensor) -> None:
-        self.visuals = {"real_A": real_A.detach(), "fake_B": fake_B.detach(), "rec_A": rec_A.detach(),
-                        "real_B": real_B.detach(), "fake_A": fake_A.detach(), "rec_B": rec_B.detach()}
 
     # --- extra state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -392,7 +375,7 @@ class CycleGANRecipe(Recipe):
         """
         x = batch["A"]
         name = self.inference_nets()[0]
-        self._check_channels(x, "input_nc" if name == "G_A" else "output_nc", f"{name} input ('A')")
+        check_channels(x, self.config, "input_nc" if name == "G_A" else "output_nc", f"the {name} input ('A')")
         with torch.no_grad():
             return self.nets[name](x)
 

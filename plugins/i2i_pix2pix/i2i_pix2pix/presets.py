@@ -59,8 +59,3 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
         "tiny CPU run (about a minute on 2 cores) on synthetic 64x64 label -> photo pairs; beats the identity baseline"),
 }
 
-
-def register(register_preset: Any) -> None:
-    """Register every preset of this module with ``register(recipe, name, overrides, description=)``."""
-    for name, (overrides, description) in PRESETS.items():
-        register_preset("pix2pix", name, overrides, description=description)

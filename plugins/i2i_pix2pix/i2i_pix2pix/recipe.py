@@ -26,6 +26,7 @@ from pydantic import Field
 
 from i2i_core.errors import ConfigError
 from i2i_core.losses import gradient_penalty
+from i2i_core.plugin_helpers import check_channels
 from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext
 
 from .networks import UNET_DOWNS
@@ -72,20 +73,14 @@ class Pix2PixRecipe(Recipe):
 
     Networks: ``G`` (generator) and, when training, ``D`` (discriminator on
     ``cat(input, output)``). Optimizers: ``G``, ``D`` (the trainer's Adam settings).
-    ``visuals`` holds ``real_A``, ``fake_B``, ``real_B`` of the latest step.
 
     Example:
-        >>> from i2i_core import Engine
-        >>> run = Engine().resolve_config("pix2pix", "demo")  # doctest: +SKIP
+        ``i2i run pix2pix --preset demo`` trains it on synthetic aligned pairs.
     """
 
     name = "pix2pix"
     Config = Pix2PixConfig
     defaults = {"data": {"dataset": "aligned"}}
-
-    def __init__(self, config: Pix2PixConfig | None = None) -> None:
-        super().__init__(config)
-        self.visuals: dict[str, torch.Tensor] = {}
 
     # --- configuration -------------------------------------------------------------
     @classmethod
@@ -157,21 +152,14 @@ class Pix2PixRecipe(Recipe):
             dataset.grayscale = gray
         return dataset
 
-    def _check_channels(self, x: torch.Tensor, field: str, key: str) -> None:
-        want = getattr(self.config, field)
-        if x.dim() != 4 or x.shape[1] != want:
-            got = x.shape[1] if x.dim() == 4 else f"shape {tuple(x.shape)}"
-            raise ConfigError(f"model.{field} is {want} but the batch's {key!r} images have {got} channels; "
-                              f"set model.{field} to match the data")
-
     # --- training ------------------------------------------------------------------------
     def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
         c = self.config
         G, D = self.nets["G"], self.nets["D"]
         opt_G, opt_D = self.optimizers["G"], self.optimizers["D"]
         real_A, real_B = batch["A"], batch["B"]
-        self._check_channels(real_A, "input_nc", "A")
-        self._check_channels(real_B, "output_nc", "B")
+        check_channels(real_A, c, "input_nc", "the batch's 'A'")
+        check_channels(real_B, c, "output_nc", "the batch's 'B'")
         gan = self.criterion_gan
 
         fake_B = G(real_A)
@@ -204,7 +192,6 @@ class Pix2PixRecipe(Recipe):
         step.optimizer_step(opt_G)
         step.requires_grad(D, True)
 
-        self.visuals = {"real_A": real_A.detach(), "fake_B": fake_B.detach(), "real_B": real_B.detach()}
         logs = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, "D_real": loss_D_real, "D_fake": loss_D_fake,
                 "D": loss_D, "G": loss_G, **logs}
         values = torch.stack([v.detach().float() for v in logs.values()]).tolist()  # one device sync
@@ -220,7 +207,7 @@ class Pix2PixRecipe(Recipe):
         train/eval mode and the BatchNorm running statistics are left untouched.
         """
         x = batch["A"]
-        self._check_channels(x, "input_nc", "A")
+        check_channels(x, self.config, "input_nc", "the batch's 'A'")
         G = self.nets["G"]
         was_training = G.training
         saved = [b.clone() for b in G.buffers()] if not self.config.eval_mode else []

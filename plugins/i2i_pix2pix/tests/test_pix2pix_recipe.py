@@ -48,7 +48,6 @@ def test_one_step_updates_both_nets(engine):
     assert any(not torch.equal(a, b) for a, b in zip(g0, rec.nets["G"].parameters(), strict=True))
     assert any(not torch.equal(a, b) for a, b in zip(d0, rec.nets["D"].parameters(), strict=True))
     assert all(p.requires_grad for p in rec.nets["D"].parameters())  # unfrozen again after the G step
-    assert set(rec.visuals) == {"real_A", "fake_B", "real_B"}
 
 
 @pytest.mark.parametrize("mode", ["lsgan", "wgangp", "hinge"])
@@ -62,8 +61,8 @@ def test_other_gan_modes(engine, mode):
 def test_channels_and_grayscale_readers(engine):
     rec = _recipe(engine, input_nc=1, output_nc=3)
     batch = _batch(c_in=1, c_out=3)  # the reader already applied data.direction: A is the input
-    rec.training_step(batch, _ctx())
-    assert torch.equal(rec.visuals["real_A"], batch["A"]) and torch.equal(rec.visuals["real_B"], batch["B"])
+    logs = rec.training_step(batch, _ctx())
+    assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
     pred, target, ident = rec.evaluation_pair(batch)
     assert pred.shape == (2, 3, 32, 32) and target is batch["B"] and ident is None
     assert set(rec.sample(batch)) == {"real_A", "fake_B", "real_B"}

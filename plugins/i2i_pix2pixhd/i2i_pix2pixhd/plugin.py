@@ -49,9 +49,11 @@ def register_recipes(register: Any) -> None:
 
 @hookimpl
 def register_presets(register: Any) -> None:
-    from .presets import register as register_all
+    from i2i_core.plugin_helpers import register_presets as register_table
 
-    register_all(register)
+    from .presets import PRESETS
+
+    register_table(register, "pix2pixhd", PRESETS)
 
 
 @hookimpl

@@ -60,8 +60,3 @@ PRESETS: dict[str, tuple[dict[str, Any], str]] = {
         "tiny CPU demo on synthetic label maps (360 steps, about 3 minutes on 2 cores); VGG loss off"),
 }
 
-
-def register(register_preset: Any) -> None:
-    """Register every preset of this module with the core's preset registry."""
-    for name, (overrides, description) in PRESETS.items():
-        register_preset("pix2pixhd", name, overrides, description=description)

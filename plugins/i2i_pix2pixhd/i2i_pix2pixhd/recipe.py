@@ -27,11 +27,10 @@ import torch
 from pydantic import Field
 
 from i2i_core.errors import ConfigError, DataError
+from i2i_core.image_pool import ImagePool
 from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext
 
-from ._pool import ImagePool
 from .inputs import _path_of, colorize_labels, encode_input
-from .losses import FeatureMatchingLoss, GANLoss, VGGLoss
 
 CLUSTERS_FILE = "features_clustered.pt"
 
@@ -104,11 +103,10 @@ class Pix2PixHDRecipe(Recipe):
     def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
         super().__init__(config)
         self.config: Pix2PixHDConfig
-        self.visuals: dict[str, torch.Tensor] = {}
-        self.pool = ImagePool(self.config.pool_size)
-        self.criterion_gan: GANLoss | None = None
-        self.criterion_feat: FeatureMatchingLoss | None = None
-        self.criterion_vgg: VGGLoss | None = None
+        self.pool: ImagePool | None = None  # built with the training modules, seeded from trainer.seed
+        self.criterion_gan: torch.nn.Module | None = None
+        self.criterion_feat: torch.nn.Module | None = None
+        self.criterion_vgg: torch.nn.Module | None = None
         self.feature_clusters: dict[int, torch.Tensor] | None = None
         self.run_dir: Path | None = None  # set by whoever loads a run (clusters are looked up there)
         self._ctx: BuildContext | None = None
@@ -176,10 +174,13 @@ class Pix2PixHDRecipe(Recipe):
         self.nets = nets
         optimizers: dict[str, torch.optim.Optimizer] = {}
         if ctx.training:
-            self.criterion_gan = GANLoss(use_lsgan=not c.no_lsgan, from_logits=not c.no_ganFeat_loss)
-            self.criterion_feat = FeatureMatchingLoss(c.num_D, c.n_layers_D, c.lambda_feat)
+            # by name through the registry, so a plugin may replace them (registered in plugin.py)
+            self.criterion_gan = ctx.loss("pix2pixhd_gan", use_lsgan=not c.no_lsgan, from_logits=not c.no_ganFeat_loss)
+            self.criterion_feat = ctx.loss("pix2pixhd_feat", num_D=c.num_D, n_layers_D=c.n_layers_D,
+                                           lambda_feat=c.lambda_feat)
             if not c.no_vgg_loss:
-                self.criterion_vgg = VGGLoss(c.vgg_weights).to(ctx.device)
+                self.criterion_vgg = ctx.loss("vgg19", weights_path=c.vgg_weights).to(ctx.device)
+            self.pool = ImagePool(c.pool_size, seed=ctx.trainer.seed * 2 + 1)
             self._global_fixed = c.netG == "local" and c.niter_fix_global > 0
             optimizers["G"] = ctx.optimizer(self.generator_parameters())
             optimizers["D"] = ctx.optimizer(nets["D"].parameters())
@@ -253,7 +254,6 @@ class Pix2PixHDRecipe(Recipe):
             feat = self.nets["E"](real, self._feature_map_ids(batch))
             g_input = torch.cat([input_label, feat.to(input_label.dtype)], dim=1)
         fake = G(g_input)
-        self.visuals = {"fake_image": fake.detach()}
 
         gan = self.criterion_gan
         pred_fake_pool = D(self.pool.query(torch.cat([input_label, fake.detach().to(input_label.dtype)], dim=1)))
@@ -361,11 +361,15 @@ class Pix2PixHDRecipe(Recipe):
 
     # --- extra state -------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"pool": self.pool.state_dict(), "global_fixed": self._global_fixed}
+        state: dict[str, Any] = {"global_fixed": self._global_fixed}
+        if self.pool is not None:
+            state["pool"] = self.pool.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        device = next(self.nets["G"].parameters()).device if self.nets else "cpu"
-        self.pool.load_state_dict(state.get("pool", {}), device)
+        # also the older {"images": [...]} pool state (see i2i_core.image_pool)
+        if self.pool is not None and "pool" in state:
+            self.pool.load_state_dict(state["pool"])
         if self._global_fixed and state.get("global_fixed") is False:
             self.release_global()
 

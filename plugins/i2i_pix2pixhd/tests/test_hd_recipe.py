@@ -26,7 +26,7 @@ def test_step_updates_every_network_and_reports_losses(make_recipe, label_batch)
     assert logs["G"] == pytest.approx(logs["G_GAN"] + logs["G_GAN_Feat"], rel=1e-6)
     for name, net in rec.nets.items():
         assert any(not torch.equal(v, before[name][k]) for k, v in net.state_dict().items()), name
-    assert rec.visuals["fake_image"].shape == (2, 3, 32, 32)
+    assert rec.translate(label_batch()).shape == (2, 3, 32, 32)
 
 
 def test_no_feature_matching_and_bce(make_recipe, label_batch):
@@ -38,15 +38,20 @@ def test_no_feature_matching_and_bce(make_recipe, label_batch):
     assert all(v == v for v in logs.values())
 
 
-def test_vgg_term_is_weighted_by_lambda_feat(make_recipe, label_batch, monkeypatch):
+def test_vgg_term_is_weighted_by_lambda_feat(label_batch, tiny):
     from torchvision.models.vgg import cfgs, make_layers
 
-    from i2i_pix2pixhd import recipe as recipe_module
+    from i2i_core import Engine
     from i2i_pix2pixhd.losses import VGGLoss
 
-    tiny = make_layers([v if v == "M" else max(2, v // 128) for v in cfgs["E"]])
-    monkeypatch.setattr(recipe_module, "VGGLoss", lambda path=None: VGGLoss(features=tiny))
-    rec = make_recipe({"no_vgg_loss": False})
+    small_vgg = make_layers([v if v == "M" else max(2, v // 128) for v in cfgs["E"]])
+    # the recipe builds its losses by name, so a registry entry replaces the VGG19 weights file
+    eng = Engine(warn=False)
+    eng.registries.losses.add("vgg19", lambda weights_path=None: VGGLoss(features=small_vgg), replace=True)
+    run = eng.resolve_config("pix2pixhd", overrides={"model": {**tiny, "no_vgg_loss": False},
+                                                     "data": {"load_size": 32, "crop_size": 32},
+                                                     "trainer": {"device": "cpu"}})
+    rec = eng.build_recipe(run, device="cpu")
     batch = label_batch()
     logs = rec.training_step(batch, _ctx())
     assert "G_VGG" in logs
