@@ -1,17 +1,20 @@
-"""Checkpoints: weights as safetensors files, training state as ``torch.save`` dicts.
+"""Checkpoints: weights as safetensors files, training state as ``torch.save`` dicts, committed atomically.
 
 Layout of a run folder::
 
-    RUN/config.json                 resolved run config
-    RUN/checkpoints/latest.safetensors   network weights + config in the header (inference)
-    RUN/checkpoints/latest.pt            training state (optimizers, RNG, counters, pools, ...)
-    RUN/checkpoints/step_<n>.{safetensors,pt}
+    RUN/config.json                           resolved run config
+    RUN/checkpoints/latest.json               pointer {"step", "dir", "run_id"} to the newest complete checkpoint
+    RUN/checkpoints/step_<n>/model.safetensors   network weights; config, step and run id in the header
+    RUN/checkpoints/step_<n>/state.pt            training state (optimizers, RNG, counters, pools, ...)
+    RUN/checkpoints/best.json                 pointer to the best-scoring checkpoint (when one is kept)
+
+A checkpoint is written into a private temporary folder, renamed to ``step_<n>`` and only
+then published by atomically replacing the pointer (see :func:`commit_checkpoint`), so weights
+and state of two different steps can never be paired. Folders of older i2i versions
+(``checkpoints/latest.safetensors`` + ``latest.pt``) still load.
 
 The safetensors format (8-byte little-endian header length, JSON header, raw
-little-endian tensor bytes) is written and read here directly, so files open in
-any safetensors reader without adding a dependency. Every write goes to a
-temporary file in the same folder, is fsynced, then renamed over the target: a
-crash never leaves a half-written checkpoint under the final name.
+little-endian tensor bytes) opens in any safetensors reader.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from .atomic import atomic_write, atomic_write_text, fault_point, fsync_dir  # noqa: F401 (older callers import the writers from here)
 from .errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -36,8 +40,6 @@ _DTYPES = {
     torch.bool: "BOOL",
 }
 _FROM_CODE = {v: k for k, v in _DTYPES.items()}
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @dataclass
@@ -55,31 +57,6 @@ class ImportedWeights:
     model: dict[str, Any]
     nets: dict[str, dict[str, torch.Tensor]]
     data: dict[str, Any] = field(default_factory=dict)
-
-
-# --- atomic writes ------------------------------------------------------------------
-
-
-def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Write a file through ``write(fh)`` into a temp file, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results should read like any other file
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 # --- safetensors --------------------------------------------------------------------
@@ -159,11 +136,30 @@ def unflatten_nets(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.T
     return nets
 
 
-def save_weights(path: str | Path, nets: dict[str, torch.nn.Module | dict], config: dict, step: int = 0) -> Path:
-    """Write the networks' weights with the resolved run config in the header."""
+def save_weights(path: str | Path, nets: dict[str, torch.nn.Module | dict], config: dict, step: int = 0,
+                 run_id: str = "") -> Path:
+    """Write the networks' weights with the resolved run config (and step, run id) in the header."""
     states = {name: (n.state_dict() if hasattr(n, "state_dict") else n) for name, n in nets.items()}
     meta = {"format": "i2i", "format_version": str(FORMAT_VERSION), "config": json.dumps(config), "step": str(step)}
+    if run_id:
+        meta["run_id"] = run_id
     return save_safetensors(flatten_nets(states), path, meta)
+
+
+def weights_header(path: str | Path) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file, reading only its header (step, run id, config)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            if n > 100_000_000:
+                raise ValueError(f"header length {n} is implausible")
+            header = json.loads(fh.read(n))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} not found") from None
+    except (OSError, struct.error, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({exc})") from None
+    return dict(header.get("__metadata__") or {})
 
 
 def load_weights(path: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict, int]:
@@ -237,32 +233,175 @@ def load_state(path: str | Path) -> dict:
         raise CheckpointError(f"training state {path} is truncated or unreadable ({type(exc).__name__}: {exc})") from None
 
 
+# --- the checkpoints folder: committed step folders and pointers ------------------------
+
+WEIGHTS_NAME, STATE_NAME = "model.safetensors", "state.pt"
+POINTERS = ("latest", "best")
+
+
+@dataclass(frozen=True)
+class CheckpointFiles:
+    """One checkpoint on disk: its weights file, its training-state file (None: weights only), step and run id."""
+
+    weights: Path
+    state: Path | None
+    step: int | None = None
+    run_id: str = ""
+
+
+def step_dir_name(step: int) -> str:
+    return f"step_{step:07d}"
+
+
+def read_pointer(folder: str | Path, name: str = "latest") -> CheckpointFiles | None:
+    """The checkpoint ``checkpoints/<name>.json`` points at; None when there is no pointer.
+
+    Raises:
+        CheckpointError: the pointer is unreadable or names a folder that is gone.
+    """
+    pointer = Path(folder) / f"{name}.json"
+    if not pointer.is_file():
+        return None
+    try:
+        info = json.loads(pointer.read_text(encoding="utf-8"))
+        target = Path(folder) / info["dir"]
+        step, run_id = int(info["step"]), str(info.get("run_id", ""))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{pointer} is unreadable ({exc}); remove it to fall back to the step folders") from None
+    if not (target / WEIGHTS_NAME).is_file():
+        raise CheckpointError(f"{pointer} points at {target}, which holds no {WEIGHTS_NAME}")
+    state = target / STATE_NAME
+    return CheckpointFiles(target / WEIGHTS_NAME, state if state.is_file() else None, step, run_id)
+
+
+def commit_checkpoint(folder: str | Path, step: int, write_weights: Callable[[Path], Any],
+                      write_state: Callable[[Path], Any] | None, *, run_id: str = "", keep: int | None = None,
+                      pointers: tuple[str, ...] = ("latest",), extra: dict[str, Any] | None = None) -> CheckpointFiles:
+    """Write a checkpoint so that it becomes visible all at once or not at all.
+
+    Both files go into a private ``.tmp-step_N-PID`` folder, which is fsynced and renamed to
+    ``step_N``; then each pointer (``latest.json``) is replaced atomically. A kill at any
+    moment leaves the pointers on the previous complete checkpoint. ``keep`` step folders are
+    kept besides those a pointer names (older ones are removed after the commit).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / step_dir_name(step)
+    if not (final / WEIGHTS_NAME).is_file() or (write_state is not None and not (final / STATE_NAME).is_file()):
+        tmp = folder / f".tmp-{final.name}-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        try:
+            write_weights(tmp / WEIGHTS_NAME)
+            fault_point("checkpoint.weights")
+            if write_state is not None:
+                write_state(tmp / STATE_NAME)
+            fault_point("checkpoint.state")
+            fsync_dir(tmp)
+            if final.exists():  # an incomplete folder of the same step (older i2i): replace it
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        fsync_dir(folder)
+    fault_point("checkpoint.commit")
+    record = {"step": step, "dir": final.name, "run_id": run_id, **(extra or {})}
+    for name in pointers:
+        atomic_write_text(folder / f"{name}.json", json.dumps(record, indent=2) + "\n")
+    fault_point("checkpoint.pointer")
+    if keep is not None:
+        prune_step_dirs(folder, keep)
+    state = final / STATE_NAME
+    return CheckpointFiles(final / WEIGHTS_NAME, state if state.is_file() else None, step, run_id)
+
+
+def prune_step_dirs(folder: str | Path, keep: int) -> None:
+    """Remove all but the newest ``keep`` step folders, never one a pointer names."""
+    folder = Path(folder)
+    named = set()
+    for name in POINTERS:
+        try:
+            ref = read_pointer(folder, name)
+        except CheckpointError:
+            continue
+        if ref is not None:
+            named.add(ref.weights.parent.name)
+    steps = sorted(p for p in folder.glob("step_*") if p.is_dir())
+    for path in steps[: max(0, len(steps) - keep)]:
+        if path.name not in named:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _legacy(folder: Path, stem: str) -> CheckpointFiles | None:
+    weights = folder / f"{stem}.safetensors"
+    if not weights.is_file():
+        return None
+    state = weights.with_suffix(".pt")
+    return CheckpointFiles(weights, state if state.is_file() else None)
+
+
+def resolve_checkpoint(path: str | Path) -> CheckpointFiles:
+    """Resolve what a user names to one checkpoint.
+
+    Accepted: a run folder (its ``latest``), ``RUN@best`` / ``RUN@latest`` / ``RUN@step_N``, a
+    checkpoints folder, a ``step_N`` folder, or a weights/state file. Run folders of older i2i
+    versions (``checkpoints/latest.safetensors`` + ``latest.pt``) keep loading.
+    """
+    text = str(path)
+    run, _, which = text.rpartition("@") if "@" in Path(text).name else (text, "", "")
+    if not run:
+        run, which = which, ""
+    base = Path(run)
+    if which:
+        folder = base / "checkpoints" if (base / "checkpoints").is_dir() else base
+        if which in POINTERS:
+            ref = read_pointer(folder, which) or (_legacy(folder, which) if which == "latest" else None)
+        elif which.startswith("step_") and which[5:].isdigit():
+            ref = _from_step_dir(folder / step_dir_name(int(which[5:]))) or _legacy(folder, step_dir_name(int(which[5:])))
+        else:
+            raise CheckpointError(f"{text}: expected RUN@latest, RUN@best or RUN@step_N after the @")
+        if ref is None:
+            raise CheckpointError(f"{text}: {base} has no {which} checkpoint")
+        return ref
+    if base.is_file():
+        if base.suffix == ".pt":
+            weights = base.with_name(WEIGHTS_NAME) if base.name == STATE_NAME else base.with_suffix(".safetensors")
+            return CheckpointFiles(weights, base)
+        state = base.with_name(STATE_NAME) if base.name == WEIGHTS_NAME else base.with_suffix(".pt")
+        return CheckpointFiles(base, state if state.is_file() else None)
+    if base.is_dir():
+        for folder in (base / "checkpoints", base):
+            if not folder.is_dir():
+                continue
+            ref = read_pointer(folder) or _legacy(folder, "latest") or _from_step_dir(folder)
+            if ref is not None:
+                return ref
+        raise CheckpointError(f"{base} holds no checkpoint (expected {base}/checkpoints/latest.json)")
+    raise CheckpointError(f"checkpoint {base} not found")
+
+
+def _from_step_dir(folder: Path) -> CheckpointFiles | None:
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        return None
+    state = folder / STATE_NAME
+    return CheckpointFiles(weights, state if state.is_file() else None)
+
+
 def find_weights(path: str | Path) -> Path:
-    """Resolve a run folder, a checkpoints folder or a file to a weights file."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    for candidate in (path / "checkpoints" / "latest.safetensors", path / "latest.safetensors"):
-        if candidate.is_file():
-            return candidate
-    if path.exists():
-        raise CheckpointError(f"{path} holds no checkpoint (expected {path}/checkpoints/latest.safetensors)")
-    raise CheckpointError(f"checkpoint {path} not found")
+    """Resolve a run folder, ``RUN@best``, a checkpoints folder or a file to a weights file."""
+    return resolve_checkpoint(path).weights
 
 
 def find_resume(path: str | Path) -> tuple[Path, Path]:
-    """``(weights, state)`` files to resume from a run folder or a ``.safetensors``/``.pt`` file."""
-    path = Path(path)
-    if path.is_dir():
-        weights = find_weights(path)
-    elif path.suffix == ".pt":
-        weights = path.with_suffix(".safetensors")
-    else:
-        weights = path
-    state = weights.with_suffix(".pt")
-    if not weights.is_file() or not state.is_file():
-        raise CheckpointError(f"--resume {path}: no checkpoint there (expected latest.safetensors and latest.pt)")
-    return weights, state
+    """``(weights, state)`` files to resume from (see :func:`resolve_checkpoint` for what ``path`` may be)."""
+    ref = resolve_checkpoint(path)
+    if ref.state is None or not ref.weights.is_file() or not ref.state.is_file():
+        raise CheckpointError(f"--resume {path}: {ref.weights.parent} holds weights but no training state "
+                              f"(an imported or inference-only checkpoint); use --init-from to start from it")
+    return ref.weights, ref.state
 
 
 def load_run(run_dir: str | Path, device: str = "auto", engine: Any = None) -> tuple[Any, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .engine import Engine
-from .errors import DataError, I2IError
+from .errors import DataError, I2IError, TrainingInterrupted
 
 KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
@@ -27,14 +28,43 @@ def _engine(ctx: click.Context) -> Engine:
     return obj["engine"]
 
 
+def _one_line(exc: BaseException) -> str:
+    """The user-facing line of an error (a DataLoader worker wraps it in a traceback: keep its last line)."""
+    text = str(exc)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if last.split(": ", 1)[0].endswith("Error") else last
+    return text
+
+
 class _Group(click.Group):
-    """Turns every :class:`I2IError` into a one-line ``Error: ...`` and exit code 1."""
+    """Turns errors into one ``Error: ...`` line and an exit code, never a traceback.
+
+    :class:`I2IError` -> 1; filesystem errors -> 1 naming the file; Ctrl-C/SIGTERM during
+    training -> 130/143 after the trainer saved; anything else -> 1 with the exception's
+    type and message. ``I2I_DEBUG=1`` shows the traceback instead.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        if os.environ.get("I2I_DEBUG"):
+            return super().invoke(ctx)
         try:
             return super().invoke(ctx)
+        except TrainingInterrupted as exc:
+            click.echo(str(exc), err=True)
+            raise click.exceptions.Exit(128 + exc.signum) from None
+        except KeyboardInterrupt as exc:
+            click.echo(f"Error: {exc or 'interrupted'}", err=True)
+            raise click.exceptions.Exit(128 + getattr(exc, "signum", 2)) from None
         except I2IError as exc:
-            raise click.ClickException(str(exc) + (f"\nHint: {exc.hint}" if exc.hint else "")) from None
+            raise click.ClickException(_one_line(exc) + (f"\nHint: {exc.hint}" if exc.hint else "")) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {_one_line(exc)} (set I2I_DEBUG=1 for the traceback)") from None
 
 
 @click.group(name="i2i", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -252,15 +282,27 @@ def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str,
 @click.option("--from", "source", required=True, help="importer name (see `i2i list-models --kind importers`)")
 @click.option("--arch", default=None, help="architecture of the file, e.g. unet_256 (importers that infer it need none)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override for the new run")
+@click.option("--force", is_flag=True, help="replace the checkpoints and config of a run already in OUT")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.pass_context
-def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: tuple[str, ...], files: tuple[str, ...],
-                      out: str) -> None:
+def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: tuple[str, ...], force: bool,
+                      files: tuple[str, ...], out: str) -> None:
     """Convert official checkpoint FILES into an i2i run folder OUT (usable by `i2i translate`)."""
-    from .inference import import_official
+    import shutil
 
-    path = import_official(_engine(ctx), source, arch, [Path(f) for f in files], Path(out), list(sets))
+    from .inference import import_official
+    from .runlock import RunLock
+
+    target = Path(out)
+    with RunLock(target, "OUT"):
+        holds = (target / "config.json").is_file() or (
+            (target / "checkpoints").is_dir() and any((target / "checkpoints").iterdir()))
+        if holds and not force:
+            raise click.ClickException(f"{target} already holds a run; pass --force to replace it or pick another OUT")
+        if holds:
+            shutil.rmtree(target / "checkpoints", ignore_errors=True)
+        path = import_official(_engine(ctx), source, arch, [Path(f) for f in files], target, list(sets))
     console.print(f"wrote {path}")
 
 

@@ -21,7 +21,8 @@ Precision = Literal["fp32", "bf16", "fp16"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and infinity are never meaningful settings (trainer.lr=Infinity used to train NaNs to the end)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -81,6 +82,9 @@ class TrainerConfig(_Strict):
     keep_checkpoints: int = Field(3, ge=1, description="step_<n> checkpoints kept besides latest")
     init_from: str | None = Field(
         None, description="run folder or checkpoint whose tensors seed the networks where name and size match")
+    nan_policy: Literal["stop", "skip", "ignore"] = Field(
+        "stop", description="a NaN/inf loss: stop (keep the last finite checkpoint, exit non-zero), skip (skip optimizer "
+        "steps with non-finite gradients; one host sync per step) or ignore")
     evaluate: bool = Field(True, description="after training, score the held-out split against the identity baseline")
     eval_max_images: int = Field(50, gt=0)
 

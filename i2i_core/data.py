@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Sampler, default_collate
+
+from .errors import DataError
+from .signals import ignore_sigint_in_worker
 
 
 def _mix(*values: int) -> int:
@@ -64,9 +67,38 @@ def make_loader(dataset: Any, batch_size: int, seed: int, *, shuffle: bool = Tru
     sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded, rank=rank, world=world)
     # its own generator: creating an iterator must not draw from the global RNG (exact resume)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        pin_memory=pin_memory, persistent_workers=False,
+                        pin_memory=pin_memory, persistent_workers=False, collate_fn=collate_same_size,
+                        worker_init_fn=ignore_sigint_in_worker if num_workers else None,
                         generator=torch.Generator().manual_seed(seed))
     return loader, sampler
+
+
+def _describe_item(item: dict, key: str) -> str:
+    path = item.get(f"{key}_path") or item.get("A_path") or item.get("path")
+    return str(path) if path else f"an item (key {key!r})"
+
+
+def collate_same_size(items: list) -> Any:
+    """``default_collate`` that names the two files when images of different sizes meet in one batch.
+
+    With ``preprocess=none`` or ``crop`` nothing makes the images of a data set the same size;
+    torch's own message ("stack expects each tensor to be equal size") names neither file.
+    """
+    first = items[0]
+    if isinstance(first, dict):
+        for key, value in first.items():
+            if not isinstance(value, torch.Tensor) or value.dim() < 2:
+                continue
+            for other in items[1:]:
+                theirs = other.get(key)
+                if isinstance(theirs, torch.Tensor) and theirs.shape != value.shape:
+                    def size(t: torch.Tensor) -> str:
+                        return f"{t.shape[-1]}x{t.shape[-2]}" + (f" with {t.shape[0]} channels" if t.dim() == 3 else "")
+                    raise DataError(
+                        f"images of different sizes in one batch: {_describe_item(first, key)} is {size(value)}, "
+                        f"{_describe_item(other, key)} is {size(theirs)}; use data.batch_size=1 or a preprocess "
+                        f"mode that makes them equal (data.preprocess=resize_and_crop or scale_width_and_crop)")
+    return default_collate(items)
 
 
 def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:

@@ -10,6 +10,7 @@ stepping: the same arithmetic as DDP, without its overlap.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -42,7 +43,35 @@ def init_from_env(device_type: str) -> DistInfo:
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+        # an undestroyed gloo group aborts the interpreter at exit ("terminate called without an active exception")
+        atexit.register(shutdown)
     return DistInfo(rank, world, local)
+
+
+def shutdown() -> None:
+    """Leave the process group (idempotent; registered at exit by :func:`init_from_env`)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _collective_device(t: torch.Tensor) -> torch.Tensor:
+    return t if dist.get_backend() != "gloo" else t.cpu()
+
+
+def reduce_flags(bad: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Combine divergence flags over ranks: a loss is bad if bad anywhere, first seen at the earliest step."""
+    b = _collective_device(bad.to(torch.int32))
+    f = _collective_device(torch.where(bad, first, torch.full_like(first, 2**62)).to(torch.int64))
+    dist.all_reduce(b, op=dist.ReduceOp.MAX)
+    dist.all_reduce(f, op=dist.ReduceOp.MIN)
+    return b.bool(), torch.where(b.bool(), f, torch.zeros_like(f))
+
+
+def reduce_max(value: int, device: torch.device) -> int:
+    """The largest ``value`` over all ranks (used to agree on stopping at one step)."""
+    t = torch.tensor([value], dtype=torch.int64, device=device if dist.get_backend() != "gloo" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
 
 
 def all_reduce_gradients(optimizer: torch.optim.Optimizer, world: int) -> None:

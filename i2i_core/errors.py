@@ -45,3 +45,26 @@ class CheckpointError(I2IError):
 
 class DataError(I2IError):
     """A data folder, image or label map is missing, unreadable or malformed."""
+
+
+class RunPathError(I2IError):
+    """A run or output folder cannot be created or written (a file in the way, no permission, disk full)."""
+
+
+class RunLockedError(I2IError):
+    """Another live process holds the run folder's lock."""
+
+
+class DivergenceError(I2IError):
+    """A loss became NaN or infinite and ``trainer.nan_policy`` is ``stop``."""
+
+
+class TrainingInterrupted(I2IError):
+    """SIGINT/SIGTERM stopped training at a step boundary after saving a checkpoint.
+
+    ``signum`` is the signal; the command line exits with ``128 + signum`` (130, 143).
+    """
+
+    def __init__(self, message: str, *, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum

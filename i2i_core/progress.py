@@ -39,17 +39,20 @@ def before_train(trainer: Any) -> None:
 
 @hookimpl
 def after_step(trainer: Any, step: int, logs: dict) -> None:
+    # the losses shown are those of the last log point (trainer.logged): reading this step's
+    # values would stall the loop on the device every iteration
     if trainer._quiet:
         return
     t0, s0 = trainer._progress_t0
     rate = (step - s0) / max(1e-9, time.perf_counter() - t0)
     if trainer._progress is not None:
         bar, task = trainer._progress
-        bar.update(task, completed=step, losses=_fmt(logs), rate=f"{rate:.2f} it/s")
+        bar.update(task, completed=step, losses=_fmt(trainer.logged), rate=f"{rate:.2f} it/s")
         return
     every = max(1, trainer.total_steps // 10)
     if step % every == 0 or step == trainer.total_steps:
-        print(f"step {step}/{trainer.total_steps} epoch {trainer.epoch} {_fmt(logs)} ({rate:.2f} it/s)", flush=True)
+        print(f"step {step}/{trainer.total_steps} epoch {trainer.epoch} {_fmt(trainer.logged)} ({rate:.2f} it/s)",
+              flush=True)
 
 
 @hookimpl

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 class RecipeConfig(BaseModel):
     """Base of recipe ``Config`` models: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False)
 
 
 @dataclass
@@ -96,12 +96,16 @@ class StepContext:
     """Precision-aware helpers handed to :meth:`Recipe.training_step`."""
 
     def __init__(self, scaler: torch.amp.GradScaler, step: int = 0, epoch: int = 1,
-                 autocast: Any = None, world_size: int = 1) -> None:
+                 autocast: Any = None, world_size: int = 1, skip_nonfinite: bool = False) -> None:
         self.scaler = scaler
         self.step = step
         self.epoch = epoch
         self._autocast = autocast
         self.world_size = world_size
+        #: ``trainer.nan_policy=skip``: optimizer steps whose gradients hold NaN/inf are skipped
+        self.skip_nonfinite = skip_nonfinite
+        #: how many optimizer steps were skipped that way
+        self.skipped = 0
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backpropagate ``loss`` (scaled when fp16 is on)."""
@@ -113,6 +117,10 @@ class StepContext:
             from .distributed import all_reduce_gradients
 
             all_reduce_gradients(optimizer, self.world_size)
+        if self.skip_nonfinite and not self.scaler.is_enabled() and not _finite_gradients(optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            self.skipped += 1
+            return
         self.scaler.step(optimizer)
         if zero_grad:
             optimizer.zero_grad(set_to_none=True)
@@ -137,6 +145,18 @@ class StepContext:
             return
         with torch.autocast(self._autocast.device, enabled=False):
             yield
+
+
+def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether every gradient of ``optimizer`` is finite.
+
+    One host sync per optimizer step: the price of ``nan_policy=skip`` (fp16's grad scaler
+    pays the same to skip its overflow steps).
+    """
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
 
 
 class Recipe:

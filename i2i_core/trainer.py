@@ -2,8 +2,14 @@
 
 Read top to bottom: setup (device, precision, seed, networks), optional resume,
 then the loop: ``before_step`` -> ``training_step`` under autocast -> one
-``scaler.update()`` -> ``after_step`` -> log / sample / checkpoint; errors go to
-``on_train_error`` and ``after_train`` always runs.
+``scaler.update()`` -> ``after_step`` -> log / sample / checkpoint -> stop request?;
+errors go to ``on_train_error`` and ``after_train`` always runs.
+
+The loop never reads a device value per step: losses stay tensors, their finiteness is
+folded into device flags (:mod:`.divergence`), and both are read together every
+``log_every`` steps and before every checkpoint. Checkpoints are only written at step
+boundaries and committed atomically (:func:`.checkpoint.commit_checkpoint`); Ctrl-C and
+SIGTERM stop at the next boundary (:mod:`.signals`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -18,15 +25,20 @@ from typing import Any, Iterable
 import torch
 
 from . import checkpoint as ckpt
+from .atomic import atomic_write_json, atomic_write_text, finite_json
 from .config import RunConfig, TrainerConfig
 from .data import make_loader, to_device
-from .distributed import broadcast_module, init_from_env
-from .errors import CheckpointError, ConfigError
+from .distributed import broadcast_module, init_from_env, reduce_flags, reduce_max
+from .divergence import DivergenceGuard, nonfinite_tensors
+from .errors import CheckpointError, ConfigError, DivergenceError, RunPathError, TrainingInterrupted
 from .evaluate import side_effect_free
 from .precision import resolve_device, resolve_precision
 from .recipe import BuildContext, Recipe, StepContext
 from .report import append_jsonl, plot_losses, read_jsonl, save_grid, write_index
 from .schedule import LRSchedule
+from .signals import StopRequest
+
+_OPTIMIZER_STATEFUL = ("params", "lr", "initial_lr")
 
 
 @dataclass
@@ -83,7 +95,20 @@ class Trainer:
         self.steps_per_epoch = 0
         self.total_steps = 0
         self.recipe: Recipe | None = None
-        self.last_logs: dict[str, float] = {}
+        #: the losses of the last step, as detached device tensors (read them at log time)
+        self.last_logs: dict[str, Any] = {}
+        #: the losses as numbers, from the last log point
+        self.logged: dict[str, float] = {}
+        self.run_id = uuid.uuid4().hex[:12]
+        self.last_checkpoint: ckpt.CheckpointFiles | None = None
+        self.guard = DivergenceGuard(self.cfg.nan_policy, reduce=reduce_flags if self.dist.enabled else None)
+        self.stop_request = StopRequest()
+        self.resumed_from: int | None = None
+        self._epoch_loss: torch.Tensor | None = None
+        self._epoch_count = 0
+        self._lr_factor = 1.0
+        self._rate = (0.0, 0)
+        self._step_ctx: StepContext | None = None
 
     # --- setup -------------------------------------------------------------------------
     def _seed(self) -> None:
@@ -93,7 +118,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
 
-    def _prepare(self, recipe: Recipe) -> None:
+    def _prepare(self, recipe: Recipe, resuming: bool = False) -> None:
         if not recipe.nets:
             data_cfg = self.run_config.data if self.run_config else None
             from .config import DataConfig
@@ -107,7 +132,7 @@ class Trainer:
         if self.dist.enabled:
             for net in recipe.nets.values():
                 broadcast_module(net)
-        if self.cfg.init_from:
+        if self.cfg.init_from and not resuming:  # a resumed run's weights come from its checkpoint
             weights, _, _ = ckpt.load_weights(ckpt.find_weights(self.cfg.init_from))
             for name, (copied, total) in ckpt.copy_matching(recipe.nets, weights).items():
                 self.log(f"init_from {self.cfg.init_from}: {name}: copied {copied}/{total} tensors")
@@ -120,14 +145,72 @@ class Trainer:
         console = getattr(self, "console", None)
         (console.print if console is not None else print)(message)
 
+    # --- divergence ------------------------------------------------------------------------
+    def _check_finite(self, when: str) -> None:
+        """Read the divergence flags (one host sync); act on ``trainer.nan_policy``."""
+        found = self.guard.check()
+        if not found:
+            return
+        name, first = found[0]
+        others = f" (also {', '.join(n for n, _ in found[1:])})" if len(found) > 1 else ""
+        if self.cfg.nan_policy == "skip":
+            skipped = self._step_ctx.skipped if self._step_ctx else 0
+            self.log(f"loss {name}{others} was non-finite from step {first}; trainer.nan_policy=skip: "
+                     f"{skipped} optimizer step(s) with non-finite gradients skipped so far")
+            self.guard.reset()
+            return
+        kept = (f"the last finite checkpoint is {self.last_checkpoint.weights.parent} (step {self.last_checkpoint.step})"
+                if self.last_checkpoint is not None else "no checkpoint was written")
+        raise DivergenceError(
+            f"loss {name}{others} became NaN/inf at step {first} (noticed at step {self.step}, {when}); training "
+            f"stopped and {kept}; lower trainer.lr or set trainer.nan_policy=skip")
+
     # --- checkpoints ---------------------------------------------------------------------
     def save_checkpoint(self, tag: str = "latest") -> Path | None:
-        if self.out_dir is None or self.recipe is None:
+        """Commit a checkpoint of the current step (weights + training state, atomically).
+
+        Every rank checks the divergence flags first, so a non-finite checkpoint is never
+        written (``nan_policy`` ``stop`` and ``skip``). ``tag`` is kept for callers of older
+        versions; every checkpoint is a ``step_N`` folder and ``latest.json`` names the newest.
+        """
+        if self.recipe is None:
+            return None
+        if self.cfg.nan_policy != "ignore":
+            self._check_finite("before writing a checkpoint")
+            bad = nonfinite_tensors(self.recipe.nets)
+            if bad:
+                kept = (f"{self.last_checkpoint.weights.parent}" if self.last_checkpoint is not None else "none")
+                raise DivergenceError(f"network weights became NaN/inf by step {self.step} ({bad[0]}"
+                                      f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); no checkpoint "
+                                      f"written, the last finite one is {kept}; lower trainer.lr")
+        if self.out_dir is None:
             return None
         folder = self.out_dir / "checkpoints"
         config = self.run_config.model_dump() if self.run_config else {}
-        state: dict[str, Any] = {
+        state = self._training_state(config)
+        self.pm.hook.before_save_checkpoint(trainer=self, checkpoint=state)
+        nets = self.recipe.nets
+        try:
+            ref = ckpt.commit_checkpoint(
+                folder, self.step,
+                lambda p: ckpt.save_weights(p, nets, config, self.step, self.run_id),
+                lambda p: ckpt.save_state(p, state),
+                run_id=self.run_id, keep=self.cfg.keep_checkpoints + 1)
+        except OSError as exc:
+            kept = (f"the previous checkpoint {self.last_checkpoint.weights.parent} (step {self.last_checkpoint.step}) "
+                    f"is intact" if self.last_checkpoint is not None else "no earlier checkpoint exists")
+            raise RunPathError(f"cannot write the step {self.step} checkpoint in {folder}: "
+                               f"{exc.strerror or exc}; {kept}") from None
+        self.last_checkpoint = ref
+        return ref.weights
+
+    def _training_state(self, config: dict) -> dict[str, Any]:
+        assert self.recipe is not None
+        epoch_loss = [float(self._epoch_loss) if self._epoch_loss is not None else 0.0, self._epoch_count]
+        return {
             "format": ckpt.FORMAT_VERSION, "step": self.step, "epoch": self.epoch, "config": config,
+            "run_id": self.run_id, "epoch_loss": epoch_loss,
+            "skipped_steps": self._step_ctx.skipped if self._step_ctx else 0,
             "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers.items()},
             "scaler": self.precision.scaler.state_dict(), "schedule": self.schedule.state_dict(),
             "recipe": self.recipe.state_dict(),
@@ -135,29 +218,35 @@ class Trainer:
                     "python_pos": random.getstate()[2],
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
-        self.pm.hook.before_save_checkpoint(trainer=self, checkpoint=state)
-        names = ["latest"] + ([f"step_{self.step:07d}"] if tag != "latest" else [])
-        for name in names:  # weights first: a state file never points at missing weights
-            ckpt.save_weights(folder / f"{name}.safetensors", self.recipe.nets, config, self.step)
-            ckpt.save_state(folder / f"{name}.pt", state)
-        old = sorted(folder.glob("step_*.pt"))[: -self.cfg.keep_checkpoints]
-        for path in old:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".safetensors").unlink(missing_ok=True)
-        return folder / "latest.safetensors"
 
     def load_checkpoint(self, path: str | Path) -> None:
+        """Restore nets, optimizers, RNG and counters; refuse weights and state of different steps or runs."""
+        assert self.recipe is not None
+        ref = ckpt.resolve_checkpoint(path)
         weights_path, state_path = ckpt.find_resume(path)
+        header = ckpt.weights_header(weights_path)
+        state = ckpt.load_state(state_path)
+        w_step, s_step = int(header.get("step", -1)), int(state.get("step", -2))
+        w_run, s_run = header.get("run_id", ""), str(state.get("run_id", ""))
+        if w_step != s_step or w_run != s_run or (ref.step is not None and ref.step != w_step):
+            raise CheckpointError(
+                f"--resume {path}: the weights ({weights_path.name}: step {w_step}{f', run {w_run}' if w_run else ''}) "
+                f"and the training state ({state_path.name}: step {s_step}{f', run {s_run}' if s_run else ''}) "
+                f"do not belong together (an interrupted write of an older i2i?); resume from a complete "
+                f"checkpoint, e.g. RUN@step_N")
         nets, _, _ = ckpt.load_weights(weights_path)
         ckpt.load_into(self.recipe.nets, nets, weights_path)
-        state = ckpt.load_state(state_path)
         # recipe state first: it may swap optimizers (pix2pixHD after niter_fix_global) before they load
         self.recipe.load_state_dict(state.get("recipe", {}))
+        saved_lr = float((state.get("config") or {}).get("trainer", {}).get("lr", self.cfg.lr))
         for name, opt in self.recipe.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{state_path}: no state for optimizer {name!r}")
+            fresh = [{k: v for k, v in g.items() if k not in _OPTIMIZER_STATEFUL} for g in opt.param_groups]
             opt.load_state_dict(state["optimizers"][name])
-        self.precision.scaler.load_state_dict(state["scaler"]) if state["scaler"] else None
+            self._apply_hyperparameters(opt, fresh, self.cfg.lr / saved_lr if saved_lr > 0 else 1.0)
+        if state["scaler"]:
+            self.precision.scaler.load_state_dict(state["scaler"])
         self.schedule.load_state_dict(state.get("schedule", {}))
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
@@ -165,7 +254,29 @@ class Trainer:
         if rng.get("cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.run_id = s_run or self.run_id
+        loss_sum, count = state.get("epoch_loss", [0.0, 0])
+        self._epoch_loss = torch.tensor(float(loss_sum), device=self.device) if count else None
+        self._epoch_count = int(count)
+        self._skipped_at_resume = int(state.get("skipped_steps", 0))
+        self.resumed_from = self.step
+        self.last_checkpoint = ckpt.CheckpointFiles(weights_path, state_path, self.step, self.run_id)
         self.pm.hook.after_load_checkpoint(trainer=self, checkpoint=state)
+
+    @staticmethod
+    def _apply_hyperparameters(opt: torch.optim.Optimizer, fresh: list[dict], lr_ratio: float) -> None:
+        """After ``load_state_dict``: hyperparameters come from this run's config, not the checkpoint.
+
+        ``Optimizer.load_state_dict`` restores every param-group option as saved; a resume with a
+        changed ``trainer.lr``/``beta1``/``fused_optimizer`` would record the new values while
+        training with the old ones. Rates keep their schedule (``initial_lr``) scaled by the change.
+        """
+        for group, new in zip(opt.param_groups, fresh, strict=True):
+            group.update(new)
+            if lr_ratio != 1.0:
+                group["lr"] *= lr_ratio
+                if "initial_lr" in group:
+                    group["initial_lr"] *= lr_ratio
 
     # --- samples ---------------------------------------------------------------------
     def write_samples(self, batch: dict | None) -> None:
@@ -176,14 +287,45 @@ class Trainer:
         save_grid(images, self.out_dir / "samples" / f"step_{self.step:07d}.png")
         self.pm.hook.after_sample(trainer=self, step=self.step, images=images)
 
+    # --- logging ------------------------------------------------------------------------
+    def _log_point(self) -> None:
+        """Read the losses and the divergence flags (one sync), write the log row, call ``on_log``."""
+        names = list(self.last_logs)
+        values = _to_floats(list(self.last_logs.values()))
+        t0, s0 = self._rate
+        rate = (self.step - s0) / max(1e-9, time.perf_counter() - t0)
+        row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "lr": self.cfg.lr * self._lr_factor,
+                               "it_s": round(rate, 4), **dict(zip(names, values, strict=True))}
+        self.logged = {k: float(v) for k, v in zip(names, values, strict=True)}
+        if self.out_dir is not None:
+            append_jsonl(self.out_dir / "losses.jsonl", finite_json(row))
+        self.pm.hook.on_log(trainer=self, step=self.step,
+                            logs={k: v for k, v in row.items() if k not in ("step", "epoch")})
+        self._check_finite("at a log point")
+
+    def _truncate_log(self) -> None:
+        """On resume, drop log rows the interrupted run wrote after its checkpoint (they are replayed)."""
+        if self.out_dir is None or self.resumed_from is None:
+            return
+        path = self.out_dir / "losses.jsonl"
+        rows = read_jsonl(path)
+        kept = [r for r in rows if int(r.get("step", 0)) <= self.resumed_from]
+        if len(kept) != len(rows) or (path.is_file() and not path.read_text(encoding="utf-8").endswith("\n")):
+            atomic_write_text(path, "".join(json.dumps(finite_json(r), allow_nan=False) + "\n" for r in kept))
+
     # --- the loop ----------------------------------------------------------------------
     def fit(self, recipe: Recipe, data: Any, *, resume: str | Path | None = None,
             sample_batch: dict | None = None) -> TrainResult:
-        """Train ``recipe`` on ``data`` (a map-style dataset or a list of item dicts)."""
+        """Train ``recipe`` on ``data`` (a map-style dataset or a list of item dicts).
+
+        Raises:
+            TrainingInterrupted: SIGINT/SIGTERM; a checkpoint of the last finished step was saved.
+            DivergenceError: a loss went non-finite under ``nan_policy=stop``.
+        """
         if len(data) == 0:
             raise ConfigError("the training data set is empty")
         self._seed()
-        self._prepare(recipe)
+        self._prepare(recipe, resuming=resume is not None)
         loader, sampler = make_loader(data, self.batch_size, self.cfg.seed, num_workers=self.num_workers,
                                       pin_memory=self.device.type == "cuda", rank=self.dist.rank,
                                       world=self.dist.world)
@@ -192,57 +334,37 @@ class Trainer:
         self.total_steps = self.cfg.max_steps or max(1, epochs) * self.steps_per_epoch
         if resume is not None:
             self.load_checkpoint(resume)
+            if self.step > self.total_steps:
+                raise ConfigError(f"--resume: the checkpoint is at step {self.step}, past this run's budget of "
+                                  f"{self.total_steps} steps (trainer.max_steps / n_epochs); raise the budget")
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             if self.run_config is not None:
-                ckpt.atomic_write_text(self.out_dir / "config.json", json.dumps(self.run_config.model_dump(), indent=2))
+                atomic_write_json(self.out_dir / "config.json", self.run_config.model_dump())
+            self._truncate_log()
         if sample_batch is not None:
             sample_batch = to_device(sample_batch, self.device, self.cfg.channels_last)
         for cb in self.callbacks:
             self.pm.register(cb)
         ctx = StepContext(self.precision.scaler, autocast=self.precision.autocast() if self.precision.dtype else None,
-                          world_size=self.dist.world)
+                          world_size=self.dist.world, skip_nonfinite=self.cfg.nan_policy == "skip")
+        ctx.skipped = getattr(self, "_skipped_at_resume", 0)
+        self._step_ctx = ctx
         try:
-            self.pm.hook.before_train(trainer=self)
-            t0, done_at_start = time.perf_counter(), self.step
-            while self.step < self.total_steps:
-                self.epoch = self.step // self.steps_per_epoch + 1
-                start = self.step - (self.epoch - 1) * self.steps_per_epoch
-                sampler.set_epoch(self.epoch, start * self.batch_size)
-                recipe.on_epoch_start(self.epoch)
-                lr_factor = self.schedule.apply(recipe.optimizers, self.epoch)
-                epoch_losses: list[float] = []
-                for batch in loader:
-                    batch = to_device(batch, self.device, self.cfg.channels_last)
-                    self.pm.hook.before_step(trainer=self, batch=batch)
-                    ctx.step, ctx.epoch = self.step + 1, self.epoch
-                    with self.precision.autocast():
-                        logs = {k: float(v) for k, v in recipe.training_step(batch, ctx).items()}
-                    self.precision.scaler.update()  # once per iteration, after every optimizer stepped
-                    self.step += 1
-                    self.last_logs = logs
-                    if logs:
-                        epoch_losses.append(next(iter(logs.values())))
-                    self.pm.hook.after_step(trainer=self, step=self.step, logs=logs)
-                    if self.out_dir is not None and (self.step % self.cfg.log_every == 0 or self.step == self.total_steps):
-                        rate = (self.step - done_at_start) / max(1e-9, time.perf_counter() - t0)
-                        append_jsonl(self.out_dir / "losses.jsonl", {"step": self.step, "epoch": self.epoch,
-                                     "lr": self.cfg.lr * lr_factor, "it_s": round(rate, 4), **logs})
-                    if self.step % self.cfg.sample_every == 0:
-                        self.write_samples(sample_batch)
-                    if self.step % self.cfg.save_every == 0:
-                        self.save_checkpoint(tag="step")
-                    if self.step >= self.total_steps:
-                        break
-                self.schedule.end_epoch(sum(epoch_losses) / len(epoch_losses) if epoch_losses else None)
-            self.save_checkpoint()
-            self.write_samples(sample_batch)
-            if self.out_dir is not None:
-                plot_losses(read_jsonl(self.out_dir / "losses.jsonl"), self.out_dir / "losses.png")
+            with self.stop_request:
+                self.pm.hook.before_train(trainer=self)
+                self._rate = (time.perf_counter(), self.step)
+                self._loop(recipe, loader, sampler, ctx, sample_batch)
+                if self.step >= self.total_steps:
+                    self.save_checkpoint()
+                    self.write_samples(sample_batch)
+                    if self.out_dir is not None:
+                        plot_losses(read_jsonl(self.out_dir / "losses.jsonl"), self.out_dir / "losses.png")
+        except OSError as exc:
+            error = RunPathError(_describe_os_error(exc))
+            self.pm.hook.on_train_error(trainer=self, error=error)
+            raise error from None
         except BaseException as error:
-            if isinstance(error, KeyboardInterrupt) and self.step > 0:
-                self.save_checkpoint()  # Ctrl-C keeps the progress: resume with --resume auto
-                self.log(f"interrupted at step {self.step}; checkpoint saved, continue with --resume auto")
             self.pm.hook.on_train_error(trainer=self, error=error)
             raise
         finally:
@@ -251,7 +373,60 @@ class Trainer:
             finally:
                 for cb in self.callbacks:
                     self.pm.unregister(cb)
-        return TrainResult(self.out_dir, self.step, dict(self.last_logs))
+        return TrainResult(self.out_dir, self.step, dict(self.logged))
+
+    def _loop(self, recipe: Recipe, loader: Any, sampler: Any, ctx: StepContext, sample_batch: dict | None) -> None:
+        cfg = self.cfg
+        while self.step < self.total_steps:
+            self.epoch = self.step // self.steps_per_epoch + 1
+            start = self.step - (self.epoch - 1) * self.steps_per_epoch
+            sampler.set_epoch(self.epoch, start * self.batch_size)
+            recipe.on_epoch_start(self.epoch)
+            self._lr_factor = self.schedule.apply(recipe.optimizers, self.epoch)
+            for batch in loader:
+                batch = to_device(batch, self.device, cfg.channels_last)
+                self.pm.hook.before_step(trainer=self, batch=batch)
+                ctx.step, ctx.epoch = self.step + 1, self.epoch
+                with self.precision.autocast():
+                    raw = recipe.training_step(batch, ctx)
+                self.precision.scaler.update()  # once per iteration, after every optimizer stepped
+                self.step += 1
+                logs = self.guard.observe(self.step, raw)
+                self.last_logs = logs
+                if logs:
+                    first = next(iter(logs.values())).float().reshape(())
+                    self._epoch_loss = first if self._epoch_loss is None else self._epoch_loss + first.to(
+                        self._epoch_loss.device)
+                    self._epoch_count += 1
+                at_log = self.step % cfg.log_every == 0 or self.step == self.total_steps
+                if at_log:
+                    self._log_point()
+                self.pm.hook.after_step(trainer=self, step=self.step, logs=logs)
+                if self.step % cfg.sample_every == 0:
+                    self.write_samples(sample_batch)
+                if self.step % cfg.save_every == 0 and self.step < self.total_steps:
+                    self.save_checkpoint()
+                if self.step < self.total_steps and self._stop_requested(at_log):
+                    self._stop_for_signal()
+                if self.step >= self.total_steps:
+                    break
+            if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
+                mean = float(self._epoch_loss) / self._epoch_count if self._epoch_count else None
+                self.schedule.end_epoch(mean)
+                self._epoch_loss, self._epoch_count = None, 0
+
+    def _stop_requested(self, at_log: bool) -> bool:
+        if not self.dist.enabled:
+            return self.stop_request.requested
+        # ranks must stop at the same step; they agree where they already talk (log points)
+        return at_log and reduce_max(int(self.stop_request.requested), self.device) > 0
+
+    def _stop_for_signal(self) -> None:
+        signum = self.stop_request.signum or 2
+        self.save_checkpoint()
+        where = f" in {self.last_checkpoint.weights.parent}" if self.last_checkpoint and self.out_dir else ""
+        raise TrainingInterrupted(f"interrupted at step {self.step}/{self.total_steps}; checkpoint saved{where}",
+                                  signum=signum)
 
     def write_index(self, metrics: dict | None = None) -> Path | None:
         """Write ``RUN/index.html`` from the samples and evaluation images on disk."""
@@ -261,3 +436,24 @@ class Trainer:
         title = f"i2i run: {self.run_config.recipe if self.run_config else type(self.recipe).__name__}"
         return write_index(self.out_dir, title, [("Held-out translations", rel("eval")),
                                                   ("Samples during training", rel("samples")[-5:][::-1])], metrics)
+
+
+def _to_floats(values: list[torch.Tensor]) -> list[float]:
+    """Scalars to floats with one device-to-host copy per device (not one sync per value)."""
+    out: list[float | None] = [None] * len(values)
+    by_device: dict[torch.device, list[int]] = {}
+    for i, v in enumerate(values):
+        by_device.setdefault(v.device, []).append(i)
+    for idxs in by_device.values():
+        for i, x in zip(idxs, torch.stack([values[i].float().reshape(()) for i in idxs]).tolist(), strict=True):
+            out[i] = x
+    return out  # type: ignore[return-value]
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """One line for a filesystem error: which file, what went wrong."""
+    target = f"{exc.filename}: " if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    if exc.errno == 28:
+        reason += " (disk full; free space, then continue with --resume auto)"
+    return f"{target}{reason}"

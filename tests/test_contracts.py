@@ -19,7 +19,7 @@ def _specs():
 def test_every_hookspec_is_documented_with_its_signature():
     text = DOCS.read_text()
     specs = _specs()
-    assert len(specs) == 16
+    assert {"register_recipes", "before_train", "after_step", "on_log", "after_train"} <= {n for n, _ in specs}
     for name, fn in specs:
         assert f"def {name}{inspect.signature(fn)}" in text, f"docs/plugins.md lacks the signature of {name}"
 

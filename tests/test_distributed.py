@@ -45,4 +45,4 @@ def test_two_ranks_stay_in_sync(tmp_path):
                           timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("ok") == 2
-    assert (tmp_path / "run" / "checkpoints" / "latest.safetensors").is_file()  # written once, by rank 0
+    assert (tmp_path / "run" / "checkpoints" / "latest.json").is_file()  # written once, by rank 0

@@ -47,6 +47,6 @@ def test_installed_preset_runs_two_steps(site, tmp_path):
                "--set", "trainer.max_steps=2", "--set", "trainer.evaluate=false", "--no-progress",
                cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (tmp_path / "run" / "checkpoints" / "latest.safetensors").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "latest.json").is_file()
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["model"]["netD"] == "spectral_patchgan" and cfg["model"]["gan_mode"] == "hinge"

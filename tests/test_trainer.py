@@ -34,7 +34,8 @@ def test_fit_writes_log_samples_checkpoints(engine, tmp_path):
     lines = [json.loads(x) for x in (run_dir / "losses.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3, 4]
     assert (run_dir / "samples" / "step_0000002.png").is_file()
-    assert (run_dir / "checkpoints" / "latest.safetensors").is_file()
+    assert (run_dir / "checkpoints" / "latest.json").is_file()
+    assert (run_dir / "checkpoints" / "step_0000004" / "model.safetensors").is_file()
     assert (run_dir / "losses.png").is_file()
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["recipe"] == "toy" and saved["trainer"]["max_steps"] == 4
@@ -156,9 +157,9 @@ def test_init_from_copies_matching_tensors(engine, tmp_path):
     t = Trainer(run.trainer, engine=engine, progress=False)
     recipe = engine.build_recipe(run)
     t._prepare(recipe)
-    from i2i_core.checkpoint import load_weights
+    from i2i_core.checkpoint import find_weights, load_weights
 
-    src, _, _ = load_weights(tmp_path / "src" / "checkpoints" / "latest.safetensors")
+    src, _, _ = load_weights(find_weights(tmp_path / "src"))
     assert torch.equal(recipe.nets["G"].state_dict()["0.weight"], src["G"]["0.weight"])
 
 

@@ -4,7 +4,8 @@ One iteration is junyanz's ``Pix2PixModel.optimize_parameters``:
 
 1. ``fake_B = G(real_A)``;
 2. discriminator step on ``cat(A, fake_B).detach()`` (fake) and ``cat(A, B)`` (real),
-   ``loss_D = 0.5 * (D_fake + D_real)`` (+ the gradient penalty with ``gan_mode="wgangp"``);
+   ``loss_D = 0.5 * (D_fake + D_real)`` (+ a gradient penalty with ``gan_mode="wgangp"`` only when
+   ``lambda_gp > 0``: junyanz defines one but never adds it, so the default is 0);
 3. generator step against the **updated** D (frozen), ``loss_G = GAN(D(cat(A, fake_B)), real)
    + lambda_L1 * L1(fake_B, B)``.
 
@@ -54,7 +55,8 @@ class Pix2PixConfig(RecipeConfig):
     no_dropout: bool = Field(False, description="no dropout in the generator")
     gan_mode: Literal["vanilla", "lsgan", "wgangp", "hinge"] = Field("vanilla", description="adversarial loss")
     lambda_L1: float = Field(100.0, ge=0, description="weight of the L1 term")
-    lambda_gp: float = Field(10.0, ge=0, description="gan_mode=wgangp only: weight of the gradient penalty")
+    lambda_gp: float = Field(0.0, ge=0, description="gan_mode=wgangp only: weight of a WGAN-GP gradient penalty "
+                             "(0 as in junyanz, whose models never add one; 10 is the WGAN-GP paper's value)")
     eval_mode: bool = Field(
         False, description="inference with G.eval() (running BN statistics, no dropout); False = the reference's "
                            "test.py default: batch statistics and active dropout")
