@@ -35,7 +35,7 @@ def _net_forward(arch: str):
 
 
 def _encoder(case: dict) -> dict:
-    from i2i_pix2pixhd.encoder import instance_mean  # lazily: other references replay without this plugin
+    from i2i_pix2pixhd.networks import instance_mean  # lazily: other references replay without this plugin
 
     net = load_strict(build_arch("encoder", **case["config"]), case["state_dict"])
     net.train(case["mode"] == "train")

@@ -6,10 +6,13 @@ and the pretrained zoo's single generator ``latest_net_G.pth`` (one direction pe
 resnet_9blocks, instance norm, ngf 64, no dropout). Files are read the way the reference's
 ``BaseModel.load_networks`` reads them: ``_metadata`` dropped, ``module.`` prefixes of
 DataParallel/DDP wrappers stripped, and the running statistics that PyTorch < 0.4 saved for
-stateless InstanceNorm layers deleted (their prefixes come from the network built for the
-file), then a strict key and shape check. Widths, channels, norm and dropout are inferred
-from the tensors; ``--arch`` names the generator (``resnet_9blocks``, ``resnet_6blocks``,
-``unet_256``, ``unet_128``).
+stateless InstanceNorm layers deleted (with ``norm instance`` every norm layer of a junyanz
+network is such a layer). Widths, channels, norm and dropout are inferred from the tensors;
+``--arch`` names the generator (``resnet_9blocks``, ``resnet_6blocks``, ``unet_256``,
+``unet_128``). The junyanz networks belong to the pix2pix plugin, which this plugin reaches only
+through the registry, so the strict key and shape check happens where the core loads the
+weights into the networks it built (``i2i import-checkpoint``); what the key names alone show
+(block counts, the book's or a U-Net's layout) is checked here.
 
 ``book`` reads the book's ``Model.save_to`` files ``<name>_G_AB.pt``, ``_G_BA``, ``_D_A``, ``_D_B``
 (plain state dicts or ``{"state_dict": ...}``). The book names its discriminators by the
@@ -30,7 +33,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import torch
-from torch import nn
 
 from i2i_core.checkpoint import (
     ImportedWeights,
@@ -39,6 +41,8 @@ from i2i_core.checkpoint import (
     read_official_state,
 )
 from i2i_core.errors import CheckpointError
+
+from .networks import book_discriminator, book_generator
 
 #: junyanz's --netG choices this importer can infer
 JUNYANZ_ARCHS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128")
@@ -52,25 +56,14 @@ _JZ_FILES = "<epoch>_net_G_A.pth / _G_B / _D_A / _D_B or a zoo latest_net_G.pth"
 
 # --- reading ----------------------------------------------------------------------------------
 read_state = read_official_state
+_STALE_NORM_STATS = (".running_mean", ".running_var", ".num_batches_tracked")
 
 
-def _architectures() -> Any:
-    from i2i_core import Engine
-
-    return Engine(warn=False).registries.architectures
-
-
-def build_meta(name: str, **kwargs: Any) -> nn.Module:
-    """Build a registered network on the meta device (names and shapes only, no memory)."""
-    with torch.device("meta"):
-        return _architectures().build(name, **kwargs)
-
-
-def check_keys(state: dict[str, torch.Tensor], net: nn.Module, path: Path, expected: str, hint: str = "") -> None:
-    """Raise a CheckpointError naming ``path``, ``expected`` and the first bad keys."""
-    problems = describe_key_mismatch(net.state_dict(), state)
-    if problems:
-        raise CheckpointError(f"{path} is not {expected}: {problems}{hint}")
+def _drop_instance_norm_stats(state: dict[str, torch.Tensor], norm: str) -> dict[str, torch.Tensor]:
+    """Without the network at hand: a junyanz net with ``norm instance`` has no layer with running stats."""
+    if norm != "instance":
+        return state
+    return {k: v for k, v in state.items() if not k.endswith(_STALE_NORM_STATS)}
 
 
 def _as_paths(path: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -145,7 +138,7 @@ def _infer_junyanz_G(state: dict[str, torch.Tensor], arch: str, path: Path) -> d
         hint = ("; it is a U-Net (pix2pix) generator: use --from junyanz for pix2pix weights"
                 if "model.model.0.weight" in state else "")
         if any(".block." in k for k in state):
-            hint = "; it is the book's generator: use --from book"
+            raise CheckpointError(f"{path} is not {expected}: it is the book's generator; use --from book")
         first = _first_key(state, "model.1.weight", path, expected, hint)
         convs = _conv_weights(state, r"model\.(\d+)\.weight")
         ngf, c_in, c_out = first.shape[0], first.shape[1], convs[-1][1].shape[0]
@@ -196,8 +189,10 @@ def import_junyanz_cyclegan(path: str | Path | Iterable[str | Path], arch: str =
         when only ``G_B`` was given.
 
     Raises:
-        CheckpointError: unreadable or misnamed files, a pix2pix discriminator, files of
-            different architectures or channel counts, keys or shapes that do not match.
+        CheckpointError: unreadable or misnamed files, a pix2pix discriminator, the book's or a
+            U-Net generator under a ResNet ``arch``, files of different architectures or channel
+            counts. Other key or shape mismatches are reported, naming the files, when
+            ``i2i_core.inference.import_official`` loads the states into the built networks.
     """
     if arch not in JUNYANZ_ARCHS:
         raise CheckpointError(f"--arch {arch!r} is not a junyanz CycleGAN generator; expected one of "
@@ -240,24 +235,7 @@ def import_junyanz_cyclegan(path: str | Path | Iterable[str | Path], arch: str =
         model["lambda_identity"] = 0.0  # the identity loss needs equal channel counts
     model.update(overrides)
 
-    nets: dict[str, dict[str, torch.Tensor]] = {}
-    for role, state in states.items():
-        if role.startswith("G"):
-            c_in, c_out = (model["input_nc"], model["output_nc"]) if role == "G_A" else (model["output_nc"], model["input_nc"])
-            net = build_meta(arch, input_nc=c_in, output_nc=c_out, ngf=model["ngf"], norm=model["norm"],
-                             use_dropout=not model["no_dropout"])
-            what = f"a junyanz CycleGAN {arch} generator ({role})"
-        else:
-            kw: dict[str, Any] = {"input_nc": model["output_nc"] if role == "D_A" else model["input_nc"],
-                                  "ndf": model["ndf"], "norm": model["norm"]}
-            if model["netD"] == "n_layers":
-                kw["n_layers"] = model["n_layers_D"]
-            net = build_meta(model["netD"], **kw)
-            what = f"a junyanz {model['netD']} discriminator ({role})"
-        hint = "; it is the book's generator: use --from book" if any(".block." in k for k in state) else ""
-        state = drop_stale_instance_norm(state, net)
-        check_keys(state, net, roles[role], what, hint)
-        nets[role] = state
+    nets = {role: _drop_instance_norm_stats(state, model["norm"]) for role, state in states.items()}
     data = {"direction": "BtoA"} if "G_A" not in nets else {}
     return ImportedWeights(recipe="cyclegan", model=model, nets=nets, data=data)
 
@@ -335,15 +313,19 @@ def import_book(path: str | Path | Iterable[str | Path], arch: str = "book", **o
     nets: dict[str, dict[str, torch.Tensor]] = {}
     for role, state in states.items():
         ours = BOOK_TO_OURS[role]
-        if role.startswith("G"):
-            net = build_meta("book_generator", channels=model["input_nc"], num_blocks=model["num_blocks"],
-                             width_div=model["width_div"])
-            what = f"the book's generator ({role})"
-        else:
-            net = build_meta("book_discriminator", channels=model["input_nc"], width_div=model["width_div"])
-            what = f"the book's discriminator ({role}, our {ours})"
+        # shapes and names only: on the meta device, without memory or the weight init
+        with torch.device("meta"):
+            if role.startswith("G"):
+                net = book_generator(channels=model["input_nc"], num_blocks=model["num_blocks"],
+                                     width_div=model["width_div"])
+                what = f"the book's generator ({role})"
+            else:
+                net = book_discriminator(channels=model["input_nc"], width_div=model["width_div"])
+                what = f"the book's discriminator ({role}, our {ours})"
         state = drop_stale_instance_norm(state, net)
-        check_keys(state, net, roles[role], what, hints[role])
+        problems = describe_key_mismatch(net.state_dict(), state)
+        if problems:
+            raise CheckpointError(f"{roles[role]} is not {what}: {problems}{hints[role]}")
         nets[ours] = state
     data = {"direction": "BtoA"} if "G_A" not in nets else {}
     return ImportedWeights(recipe="cyclegan", model=model, nets=nets, data=data)

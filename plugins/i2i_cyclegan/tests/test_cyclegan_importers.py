@@ -115,3 +115,20 @@ def test_imported_zoo_generator_translates_through_the_core(engine, tmp_path):
         assert torch.allclose(recipe.translate(x), g(x["A"]))
     with pytest.raises(CheckpointError, match="G_B"):  # the zoo file holds one direction
         load_for_inference(engine, weights, ["data.direction=BtoA"], device="cpu")
+
+
+def test_key_mismatches_of_junyanz_files_are_caught_where_the_core_loads_them(engine, tmp_path):
+    state = _jz_nets(engine)["G_A"].state_dict()
+    state["model.1.extra"] = torch.zeros(1)  # a key no junyanz generator has
+    path = tmp_path / "latest_net_G.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"latest_net_G\.pth.*'G_A'.*unexpected.*model\.1\.extra"):
+        import_official(engine, "junyanz_cyclegan", "resnet_6blocks", [path], tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_the_book_generator_under_the_junyanz_importer_names_the_right_one(engine, tmp_path):
+    g = engine.registries.architectures.build("book_generator", num_blocks=6, width_div=16)
+    torch.save(g.state_dict(), tmp_path / "latest_net_G_A.pth")
+    with pytest.raises(CheckpointError, match="book's generator; use --from book"):
+        import_junyanz_cyclegan(tmp_path / "latest_net_G_A.pth", "resnet_6blocks")

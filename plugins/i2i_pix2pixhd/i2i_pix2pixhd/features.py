@@ -13,13 +13,18 @@ pix2pixHD only instances with ``area > 0.5`` (larger than 1/64 of the image) are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
 
+from i2i_core.checkpoint import find_weights
 from i2i_core.errors import ConfigError
+from i2i_core.inference import load_for_inference
 
 from .recipe import CLUSTERS_FILE
+
+if TYPE_CHECKING:
+    from i2i_core import Engine
 
 AREA_BLOCKS = 32  # pix2pixHD's block_num: the area column is pixels / (H * W // 32)
 MIN_AREA = 0.5
@@ -163,53 +168,36 @@ def load_clusters(path: str | Path, feat_num: int | None = None) -> dict[int, to
     return {int(c): t for c, t in data["centres"].items()}
 
 
-def encode_and_cluster(run_dir: str | Path, *, split: str = "train", n_clusters: int | None = None,
+def encode_and_cluster(engine: Engine, run_dir: str | Path, *, split: str = "train", n_clusters: int | None = None,
                        max_images: int | None = None, device: str = "cpu", seed: int = 0,
                        out: str | Path | None = None) -> Path:
     """Encode a run's training set with its E, cluster per class, save beside the run.
 
-    Uses ``i2i_core.checkpoint.load_run(run_dir) -> (RunConfig, built recipe with weights)``.
+    Args:
+        engine: the caller's engine (the CLI's one): it rebuilds the run and its data reader.
+        run_dir: a pix2pixhd run folder (or its ``.safetensors`` weights).
+        split: the data split to encode.
+        n_clusters: clusters per class (default ``model.n_clusters``).
+        max_images: encode at most this many items.
+        device: where E runs.
+        seed: k-means seed.
+        out: the file to write instead of ``RUN/features_clustered.pt``.
 
     Returns:
         The written ``RUN/features_clustered.pt`` (or ``out``).
-    """
-    from i2i_core import Engine
-    from i2i_core.checkpoint import load_run
 
+    Raises:
+        ConfigError: the run has no encoder E.
+    """
     run_dir = Path(run_dir)
-    run, recipe = load_run(run_dir)
+    recipe, run = load_for_inference(engine, find_weights(run_dir), [], device)
     if "E" not in recipe.nets:
         raise ConfigError(f"{run_dir}: this pix2pixhd run has no feature encoder E (trained without "
                           "model.instance_feat/label_feat); encode-features needs a *_feat run")
-    for net in recipe.nets.values():
-        net.to(device)
     data_cfg = run.data.model_copy(update={"no_flip": True})
-    dataset = Engine(warn=False).registries.datasets.build(data_cfg.dataset, data_cfg, split)
+    dataset = engine.registries.datasets.build(data_cfg.dataset, data_cfg, split)
     features = encode_features(recipe, dataset, max_images=max_images)
     k = n_clusters or recipe.config.n_clusters
     centres = cluster_features(features, k, seed=seed)
     target = Path(out) if out else run_dir / CLUSTERS_FILE
     return save_clusters(centres, target, recipe.config.feat_num, k)
-
-
-def add_commands(cli: Any) -> None:
-    """Add the ``i2i pix2pixhd`` command group (``encode-features``) to the click CLI."""
-    import click
-
-    @cli.group(name="pix2pixhd", help="pix2pixHD tools (feature clustering).")
-    def group() -> None:
-        pass
-
-    @group.command(name="encode-features", help="Encode a *_feat run's training set with its encoder E and "
-                   "save per-class k-means centres as RUN/features_clustered.pt.")
-    @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False))
-    @click.option("--split", default="train", show_default=True, help="data split to encode")
-    @click.option("--n-clusters", type=int, default=None, help="clusters per class (default: model.n_clusters)")
-    @click.option("--max-images", type=int, default=None, help="encode at most this many images")
-    @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N]")
-    @click.option("--seed", type=int, default=0, show_default=True, help="k-means seed")
-    def encode_features_cmd(run_dir: str, split: str, n_clusters: int | None, max_images: int | None,
-                            device: str, seed: int) -> None:
-        path = encode_and_cluster(run_dir, split=split, n_clusters=n_clusters, max_images=max_images,
-                                  device=device, seed=seed)
-        click.echo(f"wrote {path}")

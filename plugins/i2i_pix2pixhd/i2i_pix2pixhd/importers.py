@@ -28,10 +28,7 @@ from i2i_core.checkpoint import (
 )
 from i2i_core.errors import CheckpointError
 
-from .encoder import build_encoder
-from .global_generator import build_global
-from .local_enhancer import build_local
-from .multiscale_discriminator import build_multiscale
+from .networks import build_encoder, build_global, build_local, build_multiscale
 from .recipe import Pix2PixHDConfig
 
 ROLES = {"G": "G", "D": "D", "E": "E", "global": "G", "local": "G", "multiscale": "D", "encoder": "E",

@@ -9,11 +9,7 @@ from i2i_core import hookimpl
 
 @hookimpl
 def register_architectures(register: Any) -> None:
-    from .encoder import build_encoder
-    from .global_generator import build_global
-    from .local_enhancer import build_local
-    from .multiscale_discriminator import build_multiscale
-    from .nlayer_discriminator import build_hd_n_layers
+    from .networks import build_encoder, build_global, build_hd_n_layers, build_local, build_multiscale
 
     register("global", build_global, role="generator",
              description="pix2pixHD GlobalGenerator (512p G1): conv-downsample, residual blocks, upsample")
@@ -66,6 +62,6 @@ def register_importers(register: Any) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .features import add_commands
+    from .commands import add_commands
 
     add_commands(cli)

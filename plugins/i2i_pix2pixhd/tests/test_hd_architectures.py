@@ -54,8 +54,8 @@ def test_local_forward_backward(engine, n_local):
 
 def test_local_enhancer_contains_the_coarser_generators():
     """1024p's G holds the 512p G's tensors and 2048p's holds 1024p's, by name and shape (init_from)."""
-    from i2i_pix2pixhd.global_generator import build_global
-    from i2i_pix2pixhd.local_enhancer import build_local
+    from i2i_pix2pixhd.networks.global_generator import build_global
+    from i2i_pix2pixhd.networks.local_enhancer import build_local
 
     common = dict(input_nc=36, output_nc=3, n_downsample_global=4, n_blocks_global=9)
     with torch.device("meta"):

@@ -98,12 +98,12 @@ def test_command_group_registers():
 
 
 def test_encode_features_command_on_a_run(engine, tiny, tmp_path, monkeypatch):
-    """``i2i pix2pixhd encode-features RUN`` over the synthetic labels set (core's load_run stubbed)."""
+    """``i2i pix2pixhd encode-features RUN`` on saved runs, with the engine the CLI hands over."""
     import click
     from click.testing import CliRunner
 
-    import i2i_core.checkpoint
-    from i2i_pix2pixhd.features import add_commands
+    from i2i_core.checkpoint import save_weights
+    from i2i_pix2pixhd.commands import add_commands
     from i2i_pix2pixhd.recipe import CLUSTERS_FILE
 
     if "labels" not in engine.registries.datasets:
@@ -111,22 +111,22 @@ def test_encode_features_command_on_a_run(engine, tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("I2I_CACHE", str(tmp_path / "cache"))
     data = {"root": None, "synthetic": {"layout": "labels", "n": 3, "size": 32, "seed": 0, "classes": 3},
             "preprocess": "none", "load_size": 32, "crop_size": 32}
-    run = engine.resolve_config("pix2pixhd", overrides={"model": {**tiny, "instance_feat": True}, "data": data})
-    with_e = engine.build_recipe(run, training=False)
-    plain_run = engine.resolve_config("pix2pixhd", overrides={"model": tiny, "data": data})
-    runs = {"feat": (run, with_e), "plain": (plain_run, engine.build_recipe(plain_run, training=False))}
-    monkeypatch.setattr(i2i_core.checkpoint, "load_run", lambda d: runs[Path(d).name], raising=False)
+    for name, model in (("feat", {**tiny, "instance_feat": True}), ("plain", tiny)):
+        run = engine.resolve_config("pix2pixhd", overrides={"model": model, "data": data})
+        recipe = engine.build_recipe(run, device="cpu", training=False)
+        save_weights(tmp_path / name / "checkpoints" / "latest.safetensors", recipe.nets, run.model_dump())
 
     @click.group()
     def cli() -> None:
         pass
 
     add_commands(cli)
-    (tmp_path / "feat").mkdir()
-    (tmp_path / "plain").mkdir()
-    result = CliRunner().invoke(cli, ["pix2pixhd", "encode-features", str(tmp_path / "feat"), "--n-clusters", "2"])
+    args = ["pix2pixhd", "encode-features", str(tmp_path / "feat"), "--n-clusters", "2"]
+    result = CliRunner().invoke(cli, args, obj={"engine": engine})
     assert result.exit_code == 0, result.output
     centres = load_clusters(tmp_path / "feat" / CLUSTERS_FILE, feat_num=3)
     assert centres and all(len(c) <= 2 for c in centres.values())
-    result = CliRunner().invoke(cli, ["pix2pixhd", "encode-features", str(tmp_path / "plain")])
+    result = CliRunner().invoke(cli, ["pix2pixhd", "encode-features", str(tmp_path / "plain")], obj={"engine": engine})
     assert isinstance(result.exception, ConfigError) and "no feature encoder" in str(result.exception)
+    result = CliRunner().invoke(cli, args)  # a host that hands over no engine gets one line, not a new Engine
+    assert result.exit_code == 1 and "no engine on the click context" in result.output
