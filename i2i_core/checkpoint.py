@@ -19,7 +19,6 @@ little-endian tensor bytes) opens in any safetensors reader.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -63,61 +62,60 @@ class ImportedWeights:
 
 
 def save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Write ``tensors`` (name -> tensor) as a safetensors file; ``metadata`` values are strings."""
-    header: dict[str, Any] = {}
-    blobs: list[bytes] = []
-    offset = 0
+    """Write ``tensors`` (name -> tensor) as a safetensors file (atomically); ``metadata`` values are strings."""
+    from safetensors.torch import save
+
+    flat = {}
     for name, tensor in tensors.items():
         t = tensor.detach().to("cpu").contiguous()
         if t.dtype not in _DTYPES:
             raise CheckpointError(f"cannot save tensor {name!r} of dtype {t.dtype} in safetensors")
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)  # keep the tensor data 8-byte aligned
-
-    def write(fh: io.BufferedWriter) -> None:
-        fh.write(struct.pack("<Q", len(head)))
-        fh.write(head)
-        for blob in blobs:
-            fh.write(blob)
-
-    return atomic_write(path, write)
+        flat[name] = t
+    meta = {k: str(v) for k, v in (metadata or {}).items()}
+    try:
+        blob = save(flat, metadata=meta)
+    except RuntimeError:  # tensors sharing storage (tied weights): the format stores each one on its own
+        blob = save({k: t.clone() for k, t in flat.items()}, metadata=meta)
+    return atomic_write(path, lambda fh: fh.write(blob))
 
 
-def load_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a safetensors file; returns ``(tensors, metadata)``.
+def load_safetensors(path: str | Path, keep: Callable[[str], bool] | None = None
+                     ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a safetensors file, memory-mapped: only the tensors ``keep(name)`` accepts are read.
+
+    Files written by older i2i versions (their own writer, same format) load the same way.
+
+    Returns:
+        ``(tensors, metadata)``.
 
     Raises:
         CheckpointError: the file is missing, truncated or not safetensors.
     """
+    from safetensors import safe_open
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found")
-    data = path.read_bytes()
     try:
-        (n,) = struct.unpack("<Q", data[:8])
-        if n > len(data) - 8:
-            raise ValueError("header longer than the file")
-        header = json.loads(data[8 : 8 + n])
-        meta = header.pop("__metadata__", {}) or {}
-        base = 8 + n
-        tensors: dict[str, torch.Tensor] = {}
-        for name, info in header.items():
-            start, end = info["data_offsets"]
-            if base + end > len(data):
-                raise ValueError(f"tensor {name!r} runs past the end of the file")
-            dtype = _FROM_CODE[info["dtype"]]
-            buf = bytearray(data[base + start : base + end])
-            flat = torch.frombuffer(buf, dtype=torch.uint8) if buf else torch.empty(0, dtype=torch.uint8)
-            tensors[name] = flat.view(dtype).reshape(info["shape"]).clone()
-    except (struct.error, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({exc})") from None
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = dict(fh.metadata() or {})
+            tensors = {name: fh.get_tensor(name) for name in fh.keys() if keep is None or keep(name)}
+    except Exception as exc:  # the library raises its own SafetensorError (and OSError, ValueError)
+        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file "
+                              f"({type(exc).__name__}: {exc})") from None
     return tensors, meta
+
+
+def tensor_names(path: str | Path) -> list[str]:
+    """The names of the tensors in a safetensors file (reads the header only)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            return list(fh.keys())
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file "
+                              f"({type(exc).__name__}: {exc})") from None
 
 
 # --- networks <-> flat tensors ---------------------------------------------------------
@@ -162,9 +160,17 @@ def weights_header(path: str | Path) -> dict[str, str]:
     return dict(header.get("__metadata__") or {})
 
 
-def load_weights(path: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict, int]:
-    """Read a weights file written by :func:`save_weights`: ``(nets, config, step)``."""
-    flat, meta = load_safetensors(path)
+def load_weights(path: str | Path, nets: list[str] | tuple[str, ...] | None = None
+                 ) -> tuple[dict[str, dict[str, torch.Tensor]], dict, int]:
+    """Read a weights file written by :func:`save_weights`: ``(nets, config, step)``.
+
+    Args:
+        path: the ``.safetensors`` file.
+        nets: read only these networks' tensors (e.g. ``["G"]`` for inference; the file is
+            memory-mapped, so the others cost nothing); None reads every network.
+    """
+    wanted = None if nets is None else tuple(f"{n}/" for n in nets)
+    flat, meta = load_safetensors(path, None if wanted is None else (lambda name: name.startswith(wanted)))
     if meta.get("format") != "i2i" or "config" not in meta:
         raise CheckpointError(f"{path} is a safetensors file but not an i2i checkpoint (no i2i config in its header)")
     return unflatten_nets(flat), json.loads(meta["config"]), int(meta.get("step", 0))
