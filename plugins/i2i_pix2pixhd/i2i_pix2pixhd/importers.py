@@ -222,7 +222,10 @@ def import_state_dicts(states: dict[str, tuple[Path, dict]], **kwargs: Any) -> I
     if expected != label_channels:
         raise CheckpointError(f"{first_file}: the input has {label_channels} label channels but label_nc={label_nc} "
                               f"with no_instance={no_instance} gives {expected}")
-    model.update(label_nc=label_nc, no_instance=no_instance, output_nc=output_nc)
+    # NVIDIA's files hold no VGG and an imported run is for translation or --init-from (whose new run
+    # takes its own preset's VGG setting): needing the VGG19 weights file here would only break
+    # offline imports
+    model.update(label_nc=label_nc, no_instance=no_instance, output_nc=output_nc, no_vgg_loss=True)
     if label_nc == 0:
         model["input_nc"] = label_channels - edge
     if "D" in opts:

@@ -39,6 +39,37 @@ def _path_of(paths: Any, index: int) -> str:
     return "<batch without label_path>"
 
 
+def _file_mode(path: str) -> str:
+    """The PIL mode of an image file (header only), or a note why it is unknown."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return f"mode {im.mode}"
+    except Exception:  # the message is built for an error already; never fail while describing it
+        return "mode unknown"
+
+
+def check_label_map(label: torch.Tensor, label_nc: int, label_path: Any = None) -> None:
+    """One line when a label batch is not ``(B, 1, H, W)`` class ids while ``label_nc > 0``.
+
+    A colour (RGB) label image is what Cityscapes' ``*_color.png`` or a palette saved as RGB
+    gives; the readers then hand over 3 channels in [-1, 1], which are no class ids.
+
+    Raises:
+        DataError: naming the first file, its PIL mode, the channels and what is expected.
+    """
+    if label_nc == 0 or (label.dim() == 4 and label.shape[1] == 1):
+        return
+    where = _path_of(label_path, 0)
+    channels = label.shape[1] if label.dim() == 4 else f"shape {tuple(label.shape)}"
+    mode = "mode unknown" if where.startswith("<") else _file_mode(where)
+    raise DataError(
+        f"{where}: label map ({mode}) has {channels} channels, but model.label_nc={label_nc} expects one channel "
+        f"of class ids (a PNG of mode L, P, I or I;16, like Cityscapes' *_labelIds.png); convert the colours "
+        f"to ids, or set model.label_nc=0 to feed the label image as it is")
+
+
 def one_hot(label: torch.Tensor, label_nc: int, label_path: Any = None) -> torch.Tensor:
     """One-hot encode raw label ids with ``scatter_`` into zeros (pix2pixHD's ``encode_input``).
 
@@ -51,8 +82,9 @@ def one_hot(label: torch.Tensor, label_nc: int, label_path: Any = None) -> torch
         (B, label_nc, H, W) float32.
 
     Raises:
-        DataError: an id outside ``[0, label_nc)``, naming the file and the value.
+        DataError: not one channel, or an id outside ``[0, label_nc)``, naming the file and the value.
     """
+    check_label_map(label, label_nc, label_path)
     ids = label.long()
     lo, hi = torch.aminmax(ids)
     if int(hi) >= label_nc or int(lo) < 0:

@@ -90,3 +90,21 @@ def test_real_files_in_a_checkpoints_folder(engine, tmp_path, tiny):
 def test_missing_file():
     with pytest.raises(CheckpointError, match="not found"):
         import_pix2pixhd("does/not/exist_net_G.pth")
+
+
+def test_import_checkpoint_works_offline_without_vgg_weights(engine, tmp_path, tiny, monkeypatch):
+    """`i2i import-checkpoint --from pix2pixhd` builds the training networks (D too) but never the VGG loss."""
+    from i2i_core.inference import import_official, load_for_inference
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_torch_home"))  # no vgg19-dcbb9e9d.pth anywhere
+    model = {k: v for k, v in tiny.items() if k != "no_vgg_loss"}
+    run = engine.resolve_config("pix2pixhd", overrides={"model": {**model, "no_vgg_loss": True},
+                                                        "data": {"load_size": 32, "crop_size": 32}})
+    rec = engine.build_recipe(run)
+    torch.save(rec.nets["G"].state_dict(), tmp_path / "latest_net_G.pth")
+    torch.save(rec.nets["D"].state_dict(), tmp_path / "latest_net_D.pth")
+    weights = import_official(engine, "pix2pixhd", None, [tmp_path], tmp_path / "run", ["model.label_nc=4"])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["no_vgg_loss"] is True and config["model"]["label_nc"] == 4
+    translated, _ = load_for_inference(engine, weights, [], device="cpu")
+    assert torch.equal(translated.nets["G"].state_dict()["model.1.weight"], rec.nets["G"].state_dict()["model.1.weight"])
