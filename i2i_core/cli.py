@@ -252,30 +252,125 @@ def _collect_inputs(spec: str) -> list[Path]:
     return files
 
 
+def _bytes(text: str | None) -> int | None:
+    """``2GiB``, ``512MB``, ``1e9`` -> bytes."""
+    if text is None:
+        return None
+    units = {"kib": 2**10, "mib": 2**20, "gib": 2**30, "kb": 10**3, "mb": 10**6, "gb": 10**9, "b": 1, "": 1}
+    raw = text.strip().lower()
+    number = raw.rstrip("kmgib")
+    try:
+        return int(float(number) * units[raw[len(number):]])
+    except (KeyError, ValueError):
+        raise click.BadParameter(f"{text!r}: expected a size such as 2GiB, 512MiB or 1e9", param_hint="--max-memory") from None
+
+
+class _Bar:
+    """A rich progress bar on a terminal (``--progress`` forces it, ``--no-progress`` hides it)."""
+
+    def __init__(self, label: str, enabled: bool | None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = None
+        if enabled or (enabled is None and console.is_terminal):
+            self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=console, transient=True)
+        self.task = None
+
+    def __enter__(self) -> _Bar:
+        if self.progress is not None:
+            self.progress.__enter__()
+            self.task = self.progress.add_task("", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def total(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, total=n)
+
+    def advance(self, n: int = 1) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+
 @cli.command("translate")
 @click.option("--checkpoint", required=True, type=click.Path(exists=True), help="run folder or .safetensors file")
-@click.option("--input", "input_spec", required=True, help="image file, folder or glob")
-@click.option("--output", required=True, type=click.Path(file_okay=False))
+@click.option("--input", "input_spec", required=True, help="image file, folder, glob, or a data root in the reader's layout")
+@click.option("--output", required=True, type=click.Path(), help="output folder (created)")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="which way to translate (CycleGAN)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override, e.g. model.eval_mode=true")
-@click.option("--device", default="auto")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--resize", help="WxH, or 'train' for the training preprocessing (default: each input's own size)")
+@click.option("--tile", help="tile side in pixels, or 'auto' (largest that fits --max-memory); default: one pass")
+@click.option("--overlap", type=click.IntRange(0), default=64, show_default=True, help="pixels shared by neighbouring tiles")
+@click.option("--max-memory", help="activation budget for --tile auto, e.g. 2GiB")
+@click.option("--norm-stats", type=click.Choice(["global", "tile"]), default="global", show_default=True,
+              help="tiles: per-image norm layers use whole-image statistics (exact) or each tile's own (faster)")
+@click.option("--output-format", type=click.Choice(["auto", "png", "tif", "jpg"]), default="auto", show_default=True,
+              help="auto: PNG at the input's depth (8/16-bit), TIFF for float or more than 4 channels")
+@click.option("--value-range", nargs=2, type=float, help="LO HI of float inputs/outputs (default: data.value_range)")
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="inputs of equal size per batch")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="decoding threads")
+@click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
 @click.pass_context
 def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str, direction: str | None,
-              sets: tuple[str, ...], device: str) -> None:
-    """Translate images with a trained (or imported) checkpoint; one PNG per input."""
-    from . import checkpoint as ckpt
-    from .inference import load_for_inference, translate_folder
+              sets: tuple[str, ...], device: str, precision: str, resize: str | None, tile: str | None, overlap: int,
+              max_memory: str | None, norm_stats: str, output_format: str, value_range: tuple[float, float] | None,
+              batch_size: int, workers: int, progress: bool | None) -> None:
+    """Translate images at their own size and depth with a trained (or imported) checkpoint."""
+    import time
+    import warnings
 
-    eng = _engine(ctx)
-    weights = ckpt.find_weights(checkpoint)
+    from .translator import TranslateNote, Translator
+
+    if tile is not None and tile != "auto" and not tile.isdigit():
+        raise click.BadParameter(f"{tile!r}: expected a number of pixels or 'auto'", param_hint="--tile")
     overrides = list(sets) + ([f"data.direction={direction}"] if direction else [])
-    recipe, run = load_for_inference(eng, weights, overrides, device)
-    layout_root = Path(input_spec)
-    # a data root in the reader's own layout (pix2pixHD: test_label/ + test_inst/) is read as it is
-    files = layout_root if (layout_root / recipe.inference_folder).is_dir() else _collect_inputs(input_spec)
-    with tempfile.TemporaryDirectory() as tmp:
-        written = translate_folder(eng, recipe, run, files, Path(tmp), Path(output))
-    console.print(f"wrote {len(written)} image(s) to {output}")
+    translator = Translator.from_run(checkpoint, device=device, precision=precision, overrides=overrides,
+                                     engine=_engine(ctx), tile=tile, overlap=overlap, max_memory=_bytes(max_memory),
+                                     norm_stats=norm_stats, resize=resize, value_range=value_range)
+    notes: set[str] = set()
+    start = time.perf_counter()
+    with _Bar("translate", progress) as bar, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TranslateNote)
+        written = translator.folder(input_spec, output, batch_size=batch_size, workers=workers,
+                                    output_format=output_format, progress=bar.advance, on_total=bar.total)
+    for w in caught:
+        if issubclass(w.category, TranslateNote) and str(w.message) not in notes:
+            notes.add(str(w.message))
+            console.print(f"note: {w.message}")
+    seconds = time.perf_counter() - start
+    console.print(f"wrote {len(written)} image(s) to {output} ({len(written) / max(seconds, 1e-9):.2f} images/s)")
+
+
+@cli.command("export")
+@click.argument("run", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "exported-program"]), default="onnx",
+              show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="file to write")
+@click.option("--dynamic/--static", default=True, show_default=True, help="dynamic batch, height and width")
+@click.option("--fp16", is_flag=True, help="half-precision weights and input")
+@click.option("--size", type=click.IntRange(1), help="example input side for tracing (default: the training crop)")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="which generator (CycleGAN)")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override, e.g. model.eval_mode=true")
+@click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
+@click.pass_context
+def export_cmd(ctx: click.Context, run: str, fmt: str, output: str, dynamic: bool, fp16: bool, size: int | None,
+               direction: str | None, sets: tuple[str, ...], progress: bool | None) -> None:
+    """Write RUN's generator as a self-describing ONNX, TorchScript or torch.export file."""
+    from .export import export_run
+
+    overrides = list(sets) + ([f"data.direction={direction}"] if direction else [])
+    with _Bar(f"export {fmt}", progress) as bar:
+        bar.total(1)
+        info = export_run(run, output, fmt=fmt, dynamic=dynamic, fp16=fp16, size=size, overrides=overrides,
+                          engine=_engine(ctx))
+        bar.advance()
+    console.print(f"wrote {output} ({info['inputs']}; size multiple {info['size_multiple']})")
 
 
 @cli.command("import-checkpoint")

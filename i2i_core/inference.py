@@ -1,4 +1,5 @@
-"""Inference from checkpoints and conversion of official checkpoints into i2i runs."""
+"""Loading checkpoints for inference (the translation itself is :mod:`i2i_core.translator`) and conversion
+of official checkpoints into i2i runs."""
 
 from __future__ import annotations
 
@@ -6,23 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch.utils.data import DataLoader
-
 from . import checkpoint as ckpt
 from .config import RunConfig, deep_merge, parse_set
-from .data import to_device
 from .engine import Engine
 from .errors import CheckpointError
-from .evaluate import FixedKeys
 from .precision import resolve_device
 from .recipe import Recipe
-from .report import save_png, to_uint8
 
 
 def load_for_inference(engine: Engine, weights: Path, overrides: list[str], device: str = "auto") -> tuple[Recipe, RunConfig]:
     """Rebuild the recipe from the config stored in ``weights`` and load the networks it needs."""
-    nets, config, _ = ckpt.load_weights(weights)
+    config = json.loads(ckpt.weights_header(weights).get("config", "null") or "null")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{weights} is a safetensors file but not an i2i checkpoint (no i2i config in its header)")
     if overrides:
         config = deep_merge(config, parse_set(overrides))
     engine.recipe_class(config.get("recipe", ""))  # clear error for a recipe whose plugin is missing
@@ -30,47 +27,16 @@ def load_for_inference(engine: Engine, weights: Path, overrides: list[str], devi
     dev = resolve_device(device)
     recipe = engine.build_recipe(run, device=dev, training=False)
     needed = recipe.inference_nets()
+    # memory-mapped, only the networks the inference build made (a training run's discriminators are never read)
+    nets, _, _ = ckpt.load_weights(weights, nets=sorted(set(needed) | set(recipe.nets)))
     missing = [n for n in needed if n not in nets]
     if missing:
-        raise CheckpointError(f"{weights}: has no weights for {', '.join(missing)} (it holds {', '.join(sorted(nets))}); "
+        held = sorted({name.partition("/")[0] for name in ckpt.tensor_names(weights)})
+        raise CheckpointError(f"{weights}: has no weights for {', '.join(missing)} (it holds {', '.join(held)}); "
                               f"a {run.recipe} translation with these settings needs {', '.join(needed)}")
     ckpt.load_into({n: recipe.nets[n] for n in nets if n in recipe.nets}, nets, weights)
     recipe.run_dir = weights.parent.parent if weights.parent.name == "checkpoints" else weights.parent
     return recipe, run
-
-
-def translate_folder(engine: Engine, recipe: Recipe, run: RunConfig, files: list[Path] | Path, scratch: Path,
-                     output: Path, batch_size: int = 1) -> list[Path]:
-    """Translate through the recipe's inference reader; write ``<stem>.png`` per input.
-
-    ``files`` is a list of images (linked into a scratch folder the reader can read), or a
-    data root already in the reader's layout (e.g. ``test_label`` + ``test_inst`` for pix2pixHD).
-    """
-    split = "test"
-    if isinstance(files, Path):
-        root = files
-    else:
-        root = scratch
-        folder = scratch / recipe.inference_folder
-        folder.mkdir(parents=True, exist_ok=True)
-        for f in files:  # the reader takes a folder; links keep the original names without copying
-            (folder / f.name).symlink_to(f.resolve())
-    data_cfg = run.data.model_copy(update={"root": str(root), "synthetic": None, "serial_batches": True})
-    data_cfg.load_size = data_cfg.crop_size  # test-time convention of the references
-    dataset = engine.registries.datasets.build(recipe.inference_reader, data_cfg, split)
-    recipe.configure_dataset(dataset, split)
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
-    device = next((p.device for n in recipe.nets.values() for p in n.parameters()), torch.device("cpu"))
-    loader = DataLoader(FixedKeys(dataset), batch_size=batch_size, shuffle=False)
-    with torch.no_grad():
-        for batch in loader:
-            batch = to_device(batch, device)
-            images = to_uint8(recipe.translate(batch))
-            paths = batch.get(f"{recipe.inference_input}_path") or batch.get("A_path") or []
-            for img, src in zip(images, paths, strict=True):
-                written.append(save_png(img, output / f"{Path(src).stem}.png"))
-    return written
 
 
 def import_official(engine: Engine, source: str, arch: str | None, files: list[Path], out: Path,
