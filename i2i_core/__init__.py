@@ -29,12 +29,16 @@ def __getattr__(name: str):  # the trainer pulls in rich and the loop; import on
         from .trainer import Trainer
 
         return Trainer
+    if name == "Translator":
+        from .translator import Translator
+
+        return Translator
     raise AttributeError(name)
 
 
 __all__ = [
     "BuildContext", "CheckpointError", "ConfigError", "DataConfig", "DataError", "DuplicateNameError",
     "Engine", "Entry", "I2IError", "Modules", "PluginLoadError", "Recipe", "RecipeConfig", "Registries",
-    "Registry", "RunConfig", "StepContext", "Trainer", "TrainerConfig", "UnknownNameError",
+    "Registry", "RunConfig", "StepContext", "Trainer", "TrainerConfig", "Translator", "UnknownNameError",
     "__version__", "hookimpl", "hookspec",
 ]
