@@ -401,6 +401,46 @@ def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: t
     console.print(f"wrote {path}")
 
 
+@cli.command("eval")
+@click.argument("checkpoint")
+@click.option("--data", "data_root", help="data root to score (default: the run's own held-out data)")
+@click.option("--split", help="split to score (default: data.test_split)")
+@click.option("--metrics", "metric_spec", default="psnr,ssim", show_default=True, help="any of fid,kid,lpips,psnr,ssim")
+@click.option("--max-images", type=click.IntRange(min=1), help="score at most N items (default trainer.eval_max_images)")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--inception-weights", help="torch-fidelity InceptionV3 weights for FID/KID (or $I2I_WEIGHTS_DIR)")
+@click.option("--lpips-weights", help="torchvision AlexNet weights for LPIPS (or $I2I_WEIGHTS_DIR)")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override, e.g. data.direction=BtoA")
+@click.option("--device", default="auto")
+@click.option("--out", type=click.Path(file_okay=False), help="write metrics.json + eval/ here (default: the run folder)")
+@click.option("--json", "as_json", is_flag=True, help="print the scores as JSON")
+@click.pass_context
+def eval_cmd(ctx: click.Context, checkpoint: str, data_root: str | None, split: str | None, metric_spec: str,
+             max_images: int | None, batch_size: int, inception_weights: str | None, lpips_weights: str | None,
+             sets: tuple[str, ...], device: str, out: str | None, as_json: bool) -> None:
+    """Score CHECKPOINT (a run folder, RUN@best or a .safetensors file) on held-out data."""
+    from .evaluate import evaluate_checkpoint
+
+    scores, folder = evaluate_checkpoint(
+        _engine(ctx), checkpoint, data_root=data_root, split=split, metrics=metric_spec, max_images=max_images,
+        batch_size=batch_size, device=device, overrides=sets, inception_weights=inception_weights,
+        lpips_weights=lpips_weights, out_dir=out)
+    if as_json:
+        click.echo(scores.to_json())
+        return
+    table = Table(title=f"held-out scores ({int(scores['images'])} images, {scores['seconds']:.1f} s)")
+    for col in ("metric", "model", "identity baseline"):
+        table.add_column(col)
+    for key in sorted(k for k in scores if not k.startswith("baseline_") and k not in ("images", "seconds")):
+        base = scores.get(f"baseline_{key}")
+        table.add_row(key, f"{scores[key]:.4f}", "" if base is None else f"{base:.4f}")
+    console.print(table)
+    for key, note in scores.notes.items():
+        console.print(f"[dim]{key}: {note}[/dim]")
+    if folder is not None:
+        console.print(f"wrote {folder / 'metrics.json'}")
+
+
 # --- entry point ----------------------------------------------------------------------
 
 

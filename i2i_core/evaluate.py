@@ -1,16 +1,36 @@
-"""Held-out scoring: PSNR/SSIM of the recipe's translations next to the identity baseline."""
+"""Held-out scoring: FID/KID/LPIPS/PSNR/SSIM of a recipe's translations, next to the identity baseline.
+
+:func:`evaluate` is what ``i2i eval``, the end of ``i2i run`` and the trainer's periodic
+evaluation call. It never changes training state: the RNG is forked, network buffers (BN
+statistics) are restored, no gradient is taken and the networks' train/eval mode is the
+recipe's business (``translate`` already restores it).
+
+What is compared comes from the recipe:
+
+* ``recipe.evaluation_pairs(batch)`` (optional) -> ``{direction: (prediction, target, identity)}``
+  for recipes that translate both ways (CycleGAN: ``AtoB`` and ``BtoA``, each against the other
+  domain's held-out images);
+* else ``recipe.evaluation_pair(batch)`` -> ``(prediction, target, identity_or_None)``.
+
+Paired metrics (PSNR, SSIM, LPIPS) average per-image scores; FID and KID compare the set of
+predictions with the set of targets. The identity baseline scores the input itself in place of
+the prediction (only when the input is an image of the target's shape).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from . import metrics as M
 from .data import seeded_keys, to_device
-from .metrics import psnr, ssim
 from .recipe import Recipe
 from .report import save_grid
 
@@ -41,38 +61,224 @@ class FixedKeys(torch.utils.data.Dataset):
         return self.dataset[(i, 0)] if seeded_keys(self.dataset) else self.dataset[i]
 
 
-def evaluate(recipe: Recipe, dataset: Any, device: torch.device, *, max_images: int = 50, batch_size: int = 1,
-             out_dir: str | Path | None = None, autocast: Any = None, grid_rows: int = 8) -> dict[str, float]:
-    """Score ``recipe.evaluation_pair`` over up to ``max_images`` held-out items.
+class Scores(dict):
+    """``dict[str, float]`` of scores plus ``notes``: why a score is missing (NaN) or what it means.
+
+    Keys: each requested metric (``fid``, ``kid``, ``lpips``, ``psnr``, ``ssim``), ``kid_std``,
+    ``baseline_<metric>`` when the recipe gives an identity baseline, per-direction
+    ``<metric>_<direction>`` (and ``baseline_<metric>_<direction>``) for two-way recipes, where
+    the plain key is the mean over directions, and ``images`` (held-out items scored) and
+    ``seconds`` (wall time of the evaluation).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: dict[str, str] = {}
+
+    def to_json(self) -> str:
+        """Valid JSON: NaN/inf become ``null`` and ``notes`` says why."""
+        clean = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in self.items()}
+        notes = dict(self.notes)
+        for k, v in self.items():
+            if clean[k] is None and k not in notes:
+                notes[k] = f"not a finite number ({v})"
+        if notes:
+            clean["notes"] = notes
+        return json.dumps(clean, indent=2)
+
+
+def _pairs(recipe: Recipe, batch: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    if hasattr(recipe, "evaluation_pairs"):
+        return dict(recipe.evaluation_pairs(batch))
+    return {"": recipe.evaluation_pair(batch)}
+
+
+class _Accumulator:
+    """Per-direction running sums of paired scores and collected Inception features."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.feats: dict[str, list[torch.Tensor]] = {"fake": [], "real": [], "ident": []}
+
+    def add(self, name: str, values: torch.Tensor) -> None:
+        self.sums[name] = self.sums.get(name, 0.0) + float(values.double().sum())
+
+
+def evaluate(recipe: Recipe, dataset: Any, device: torch.device | str, *, metrics: Sequence[str] | str | None = None,
+             max_images: int = 50, batch_size: int = 1, out_dir: str | Path | None = None, autocast: Any = None,
+             grid_rows: int = 8, inception_weights: str | Path | None = None, lpips_weights: str | Path | None = None,
+             cache: dict | None = None, kid_subsets: int = 100, kid_subset_size: int = 1000) -> Scores:
+    """Score the recipe's translations of up to ``max_images`` held-out items.
+
+    Args:
+        recipe: a built recipe (networks on ``device``).
+        dataset: the held-out reader (items with the target image, e.g. ``A`` and ``B``).
+        device: where the recipe's networks are.
+        metrics: names from :data:`i2i_core.metrics.METRICS` (default ``["psnr", "ssim"]``).
+        max_images: score at most this many items (the first ones, fixed augmentation seed).
+        batch_size: items per forward pass.
+        out_dir: when set, ``OUT/eval/heldout.png`` gets a labelled grid of the first items.
+        autocast: context manager to run the networks under (the trainer's precision).
+        grid_rows: rows of that grid.
+        inception_weights: torch-fidelity InceptionV3 file for FID/KID (default ``$I2I_WEIGHTS_DIR``).
+        lpips_weights: torchvision AlexNet file for LPIPS (default ``$I2I_WEIGHTS_DIR``).
+        cache: a dict kept by the caller between calls (e.g. the trainer's periodic evaluation):
+            the targets' Inception features are computed once per data set and reused.
+        kid_subsets: KID subsets drawn.
+        kid_subset_size: KID subset size (capped at the number of images).
 
     Returns:
-        ``{"psnr", "ssim", "baseline_psnr", "baseline_ssim", "images"}`` (baselines only
-        when the recipe gives one).
+        :class:`Scores`, a ``dict[str, float]`` (see its docstring for the keys).
+
+    Example:
+        >>> scores = evaluate(recipe, held_out, torch.device("cpu"), metrics=["psnr", "fid"])  # doctest: +SKIP
+        >>> scores["fid"], scores["baseline_psnr"]  # doctest: +SKIP
     """
+    t0 = time.perf_counter()
+    names = M.parse_metrics(metrics)
+    if max_images < 1:
+        raise M.MetricError(f"max_images must be at least 1, got {max_images}")
+    device = torch.device(device)
+    files = M.require_weights(names, inception_weights, lpips_weights)  # fail before any forward pass
+    inception = M.inception_features(files["inception"], device) if "inception" in files else None
+    lpips_net = M.lpips_network(files["lpips"], device) if "lpips" in files else None
     items = FixedKeys(dataset)
-    subset = Subset(items, range(min(max_images, len(items))))
-    loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
-    sums: dict[str, float] = {}
-    count = 0
+    n_items = min(max_images, len(items))
+    if n_items == 0:
+        raise M.MetricError("the held-out data set is empty: nothing to evaluate")
+    loader = DataLoader(Subset(items, range(n_items)), batch_size=batch_size, shuffle=False)
+    cache_key = ("real_features", id(dataset), n_items, str(files.get("inception")))
+    cached_real = cache.get(cache_key) if cache is not None else None
+    acc: dict[str, _Accumulator] = {}
     rows: dict[str, list[torch.Tensor]] = {}
+    shown = 0
     with side_effect_free(recipe.nets, device), (autocast or contextlib.nullcontext()):
         for batch in loader:
             batch = to_device(batch, device)
-            pred, target, ident = recipe.evaluation_pair(batch)
-            pred, target = pred.float(), target.float()
-            scores = {"psnr": psnr(pred, target), "ssim": ssim(pred, target)}
-            if ident is not None:
-                scores["baseline_psnr"] = psnr(ident.float(), target)
-                scores["baseline_ssim"] = ssim(ident.float(), target)
-            for k, v in scores.items():
-                sums[k] = sums.get(k, 0.0) + float(v.sum())
-            count += pred.shape[0]
-            if out_dir is not None and sum(t.shape[0] for t in rows.get("output", [])) < grid_rows:
-                shown = recipe.sample(batch) if hasattr(recipe, "sample") else {"output": pred}
-                for k, v in shown.items():
+            try:
+                pairs = _pairs(recipe, batch)
+            except KeyError as exc:
+                raise M.MetricError(f"held-out items lack {exc} (keys: {', '.join(sorted(batch))}); "
+                                    "evaluation needs each input's target image") from None
+            for direction, (pred, target, ident) in pairs.items():
+                a = acc.setdefault(direction, _Accumulator())
+                pred, target = pred.float(), target.float()
+                ident = ident.float() if ident is not None and ident.shape == target.shape else None
+                a.count += pred.shape[0]
+                for name, fn in (("psnr", M.psnr), ("ssim", M.ssim)):
+                    if name in names:
+                        a.add(name, fn(pred, target))
+                        if ident is not None:
+                            a.add(f"baseline_{name}", fn(ident, target))
+                if lpips_net is not None:
+                    a.add("lpips", M.lpips(lpips_net, pred, target))
+                    if ident is not None:
+                        a.add("baseline_lpips", M.lpips(lpips_net, ident, target))
+                if inception is not None:
+                    a.feats["fake"].append(inception(M.to_uint8_rgb(pred)).double().cpu())
+                    if cached_real is None:
+                        a.feats["real"].append(inception(M.to_uint8_rgb(target)).double().cpu())
+                    if ident is not None:
+                        a.feats["ident"].append(inception(M.to_uint8_rgb(ident)).double().cpu())
+            if out_dir is not None and shown < grid_rows:
+                visuals = recipe.sample(batch)
+                for k, v in visuals.items():
                     rows.setdefault(k, []).append(v.float().cpu())
+                shown += next(iter(visuals.values())).shape[0]
     if out_dir is not None and rows:
         save_grid({k: torch.cat(v)[:grid_rows] for k, v in rows.items()}, Path(out_dir) / "eval" / "heldout.png")
-    metrics = {k: v / max(1, count) for k, v in sums.items()}
-    metrics["images"] = float(count)
-    return metrics
+    scores = Scores()
+    real_feats = dict(cached_real) if cached_real is not None else {}
+    for direction, a in acc.items():
+        suffix = f"_{direction}" if direction else ""
+        for k, v in a.sums.items():
+            scores[f"{k}{suffix}"] = v / max(1, a.count)
+        if inception is not None:
+            real = real_feats.get(direction)
+            if real is None:
+                real = real_feats[direction] = torch.cat(a.feats["real"])
+            fake = torch.cat(a.feats["fake"])
+            sets = [("", fake)] + ([("baseline_", torch.cat(a.feats["ident"]))] if a.feats["ident"] else [])
+            for prefix, feats in sets:
+                if "fid" in names:
+                    scores[f"{prefix}fid{suffix}"] = M.fid_from_features(real, feats)
+                if "kid" in names:
+                    mean, std = M.kid_from_features(real, feats, subsets=kid_subsets, subset_size=kid_subset_size)
+                    scores[f"{prefix}kid{suffix}"], scores[f"{prefix}kid_std{suffix}"] = mean, std
+            if fake.shape[0] < 2:
+                for key in ("fid", "kid", "kid_std"):
+                    if f"{key}{suffix}" in scores:
+                        scores.notes[f"{key}{suffix}"] = f"needs at least 2 held-out images, got {fake.shape[0]}"
+    if cache is not None and inception is not None:
+        cache[cache_key] = real_feats
+    if len(acc) > 1:  # two-way recipes: the plain key is the mean over directions (what best_metric reads)
+        for key in sorted({k.rsplit("_", 1)[0] for k in scores if k.rsplit("_", 1)[-1] in acc}):
+            values = [scores[f"{key}_{d}"] for d in acc if f"{key}_{d}" in scores]
+            scores[key] = sum(values) / len(values)
+    scores["images"] = float(n_items)
+    scores["seconds"] = round(time.perf_counter() - t0, 3)
+    if "fid" in names or "kid" in names:
+        scores.notes.setdefault("fid", f"InceptionV3 features of {n_items} images from {files['inception'].name}; "
+                                       "FID is biased upwards on small sets, compare runs at equal image counts")
+    return scores
+
+
+def evaluate_checkpoint(engine: Any, checkpoint: str | Path, *, data_root: str | Path | None = None,
+                        split: str | None = None, metrics: Sequence[str] | str | None = None,
+                        max_images: int | None = None, batch_size: int = 1, device: str = "auto",
+                        overrides: Sequence[str] = (), inception_weights: str | Path | None = None,
+                        lpips_weights: str | Path | None = None, out_dir: str | Path | None = None,
+                        write: bool = True) -> tuple[Scores, Path | None]:
+    """``i2i eval``: score a run folder or weights file on its held-out split (or ``data_root``).
+
+    The recipe, reader and preprocessing come from the config stored with the weights, so the
+    scores match the ones written at the end of training. With ``write``, results go to
+    ``OUT/metrics.json`` (merged over earlier scores), ``OUT/eval/heldout.png`` and, for a run
+    folder, its refreshed ``index.html``; ``OUT`` defaults to the run folder.
+
+    Returns:
+        ``(scores, folder written or None)``.
+    """
+    from . import checkpoint as ckpt
+    from .inference import load_for_inference
+    from .report import default_sections, write_index, write_metrics_json
+
+    names = M.parse_metrics(metrics)
+    M.require_weights(names, inception_weights, lpips_weights)  # a missing file fails before loading anything
+    weights = ckpt.find_weights(checkpoint)
+    sets = list(overrides)
+    if data_root is not None:
+        if not Path(data_root).is_dir():
+            raise M.MetricError(f"--data {data_root}: no such folder (expected a data root in the run's layout)")
+        sets += [f"data.root={Path(data_root).resolve()}", "data.synthetic=null"]
+    recipe, run = load_for_inference(engine, weights, sets, device)
+    split = split or run.data.test_split
+    dataset = engine.registries.datasets.build(run.data.dataset, run.data, split)
+    recipe.configure_dataset(dataset, split)
+    # the run folder is the parent of the nearest "checkpoints" folder above the weights (any layout)
+    run_dir = next((p.parent for p in weights.resolve().parents if p.name == "checkpoints"), None)
+    folder = Path(out_dir) if out_dir is not None else run_dir
+    dev = next((p.device for net in recipe.nets.values() for p in net.parameters()), torch.device("cpu"))
+    scores = evaluate(recipe, dataset, dev, metrics=names, max_images=max_images or run.trainer.eval_max_images,
+                      batch_size=batch_size, out_dir=folder if write else None,
+                      inception_weights=inception_weights, lpips_weights=lpips_weights)
+    if not write or folder is None:
+        return scores, None
+    folder.mkdir(parents=True, exist_ok=True)
+    merged: dict[str, Any] = {}
+    previous = folder / "metrics.json"
+    if previous.is_file():
+        try:
+            merged = json.loads(previous.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            merged = {}
+    notes = {**(merged.pop("notes", None) or {}), **scores.notes}
+    merged.update(scores)
+    out = Scores(merged)
+    out.notes = notes
+    write_metrics_json(previous, out)
+    if folder == run_dir:
+        write_index(folder, f"i2i run: {run.recipe}", default_sections(folder), out,
+                    command=None if (folder / "command.txt").is_file() else f"i2i eval {checkpoint}")
+    return scores, folder
