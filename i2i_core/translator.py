@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from . import imageio
 from .data import seeded_keys
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, I2IError
 from .precision import resolve_device, resolve_precision
 from .tiling import ShapedGenerator, auto_tile, size_multiple
 
@@ -264,6 +264,7 @@ class Translator:
         dst = Path(dst)
         _writable(dst)
         folder_name = self.recipe.inference_folder
+        links: dict[str, str] = {}
         with tempfile.TemporaryDirectory() as scratch:
             if not isinstance(src, (list, tuple)) and (Path(src) / folder_name).is_dir():
                 root = Path(src)  # a data root in the reader's own layout (pix2pixHD: test_label/ + test_inst/)
@@ -274,8 +275,16 @@ class Translator:
                     sub = root / folder_name / f"{i:06d}"  # one folder each: equal names from two folders
                     sub.mkdir(parents=True)
                     (sub / Path(f).name).symlink_to(Path(f).resolve())
-            dataset = self._dataset(root)
-            return self._translate_dataset(dataset, dst, batch_size, workers, output_format, progress, on_total)
+                    links[str(sub / Path(f).name)] = str(f)
+            try:
+                dataset = self._dataset(root)
+                return self._translate_dataset(dataset, dst, batch_size, workers, output_format, progress, on_total)
+            except I2IError as exc:  # name the user's files, not the links in the scratch folder
+                message = str(exc)
+                for link, original in links.items():
+                    message = message.replace(link, original)
+                exc.args = (message, *exc.args[1:])
+                raise
 
     def _translate_dataset(self, dataset: Any, dst: Path, batch_size: int, workers: int, output_format: str,
                            progress: Callable[[int], None] | None,
