@@ -6,10 +6,10 @@ target, and the folder itself is fsynced so that the rename survives a power cut
 Temporary names start with ``.`` and end with ``.tmp`` so that a crashed run's leftovers
 are recognisable (:func:`remove_stale_temporaries`).
 
-Fault injection: ``I2I_FAULT=PHASE:ACTION`` (e.g. ``checkpoint.state:kill``) makes
-:func:`fault_point` ``PHASE`` SIGKILL the process (``kill``) or raise ``ENOSPC``
-(``enospc``). The crash-safety tests use it to stop a writer between its steps; it
-costs one dictionary lookup when unset.
+Fault injection: ``I2I_FAULT=PHASE:ACTION[@N]`` (e.g. ``checkpoint.state:kill@2``) makes
+the N-th (default: first) pass through :func:`fault_point` ``PHASE`` SIGKILL the process
+(``kill``) or raise ``ENOSPC`` (``enospc``). The crash-safety tests use it to stop a writer
+between its steps; it costs one environment lookup when unset.
 """
 
 from __future__ import annotations
@@ -28,14 +28,19 @@ os.umask(_UMASK)
 TMP_SUFFIX = ".tmp"
 
 
+_FAULT_PASSES: dict[str, int] = {}
+
+
 def fault_point(phase: str) -> None:
     """Stop here when ``I2I_FAULT`` names ``phase`` (testing aid; see the module docstring)."""
     spec = os.environ.get("I2I_FAULT")
     if not spec:
         return
+    passes = _FAULT_PASSES[phase] = _FAULT_PASSES.get(phase, 0) + 1
     for item in spec.split(","):
         name, _, action = item.partition(":")
-        if name != phase:
+        action, _, nth = action.partition("@")
+        if name != phase or passes != int(nth or 1):
             continue
         if action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)

@@ -50,12 +50,16 @@ def test_one_step_updates_both_nets(engine):
     assert all(p.requires_grad for p in rec.nets["D"].parameters())  # unfrozen again after the G step
 
 
-@pytest.mark.parametrize("mode", ["lsgan", "wgangp", "hinge"])
-def test_other_gan_modes(engine, mode):
-    rec = _recipe(engine, gan_mode=mode, norm="instance", netD="pixel")
+@pytest.mark.parametrize("mode,lambda_gp", [("lsgan", 0.0), ("wgangp", 0.0), ("wgangp", 10.0), ("hinge", 0.0)])
+def test_other_gan_modes(engine, mode, lambda_gp):
+    rec = _recipe(engine, gan_mode=mode, norm="instance", netD="pixel", lambda_gp=lambda_gp)
     logs = rec.training_step(_batch(), _ctx())
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
-    assert ("D_gp" in logs) == (mode == "wgangp")
+    assert ("D_gp" in logs) == (lambda_gp > 0)  # junyanz never adds the penalty: off unless asked for
+
+
+def test_wgangp_has_no_penalty_by_default(engine):
+    assert _recipe(engine, gan_mode="wgangp").config.lambda_gp == 0.0
 
 
 def test_channels_and_grayscale_readers(engine):
