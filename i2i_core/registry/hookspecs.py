@@ -119,6 +119,23 @@ def register_importers(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_loggers(register: Callable[..., None]) -> None:
+    """Register live loggers (TensorBoard, W&B, MLflow, CSV ...).
+
+    Called once per engine. Call ``register(name, builder, description="")``. A run
+    enables loggers by name with ``trainer.loggers = ["name", ...]``; for each one the run
+    calls ``builder(run_dir=Path, config=RunConfig)`` once before training and passes the
+    returned object to the trainer as a per-run callback, so its ``@hookimpl`` methods
+    (``on_log``, ``after_sample``, ``after_eval``, ``after_train`` ...) receive that run's
+    events. The builder may raise :class:`i2i_core.ConfigError` for a missing dependency
+    or a bad setting; it should not open files before it is built for a run.
+
+    Args:
+        register: adds one entry to the loggers registry.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add subcommands to the ``i2i`` click group.
 
@@ -193,6 +210,21 @@ def after_sample(trainer: Any, step: int, images: dict) -> None:
         trainer: the running trainer.
         step: the step the samples belong to.
         images: ``dict[str, Tensor]`` of (B, C, H, W) images in [-1, 1].
+    """
+
+
+@hookspec
+def after_eval(trainer: Any, step: int, metrics: dict) -> None:
+    """Called after the held-out evaluation: every ``trainer.eval_every`` steps and at the end.
+
+    Loggers record the scores here (FID over steps). Do not change ``metrics``: the trainer
+    reads it afterwards to keep the best checkpoint.
+
+    Args:
+        trainer: the running trainer.
+        step: the step the scored weights belong to.
+        metrics: ``dict[str, float]`` from :func:`i2i_core.evaluate.evaluate` (``fid``,
+            ``psnr``, ``baseline_psnr``, ``images`` ...); an undefined score is NaN.
     """
 
 

@@ -66,13 +66,15 @@ class Registries:
     presets: PresetRegistry = field(default_factory=PresetRegistry)
     importers: Registry = field(default_factory=lambda: Registry(
         "importer", "importers: importer(path, arch, **kwargs) -> ImportedWeights"))
+    loggers: Registry = field(default_factory=lambda: Registry(
+        "logger", "loggers: builder(run_dir: Path, config: RunConfig) -> object with @hookimpl lifecycle methods"))
     errors: list[tuple[str, str, BaseException]] = field(default_factory=list)
 
     def kinds(self) -> dict[str, Registry]:
         return {
             "recipes": self.recipes, "architectures": self.architectures, "losses": self.losses,
             "optimizers": self.optimizers, "datasets": self.datasets, "presets": self.presets,
-            "importers": self.importers,
+            "importers": self.importers, "loggers": self.loggers,
         }
 
     def build_architecture(self, name: str, **kwargs: Any) -> Any:
@@ -114,6 +116,7 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
         ("register_recipes", lambda p: _simple_adder(regs.recipes, p)),
         ("register_presets", lambda p: partial(regs.presets.add_preset, plugin=p)),
         ("register_importers", lambda p: _simple_adder(regs.importers, p)),
+        ("register_loggers", lambda p: _simple_adder(regs.loggers, p)),
     ]
     trace = bool(os.environ.get("I2I_TRACE_PLUGINS"))
     for hook_name, make_register in plan:
