@@ -33,6 +33,25 @@ from .tiling import size_multiple
 FORMATS = ("onnx", "torchscript", "exported-program")
 
 
+class BatchStatisticsNorm(nn.Module):
+    """BatchNorm as train mode computes it (statistics of the batch at hand), as plain ops every
+    exporter handles; the running statistics are neither used nor updated."""
+
+    def __init__(self, bn: nn.modules.batchnorm._BatchNorm) -> None:
+        super().__init__()
+        self.eps = bn.eps
+        self.weight = bn.weight
+        self.bias = bn.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(0, 2, 3), keepdim=True)
+        var = (x - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True)
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        return y
+
+
 class Exportable(nn.Module):
     """The recipe's inference as a plain module: ``forward(image)`` or ``forward(label, inst)``.
 
@@ -49,16 +68,13 @@ class Exportable(nn.Module):
         if getattr(cfg, "instance_feat", False) or getattr(cfg, "label_feat", False):
             raise ConfigError("export of a pix2pixHD model with instance_feat/label_feat is not supported: its "
                               "features are sampled from clusters at run time; export a model trained without them")
+        self.net.eval()
         if getattr(cfg, "eval_mode", True) is False:
-            self.net.train()
-            for m in self.net.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):  # batch statistics, never updated in the graph
-                    m.track_running_stats = False
-                    m.running_mean = m.running_var = m.num_batches_tracked = None
-                elif isinstance(m, nn.Dropout):
-                    m.eval()
-        else:
-            self.net.eval()
+            # the reference's test.py default: BatchNorm with the batch's statistics, never updated in the graph
+            for name, m in list(self.net.named_modules()):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    parent = self.net.get_submodule(name.rpartition(".")[0]) if "." in name else self.net
+                    setattr(parent, name.rpartition(".")[2], BatchStatisticsNorm(m))
         self.ids_input = translator.ids_input
         self.with_inst = self.ids_input and not getattr(cfg, "no_instance", True)
         self.key = recipe.inference_input
@@ -77,12 +93,13 @@ class Exportable(nn.Module):
 
 
 def _examples(module: Exportable, channels: int, side: int, dtype: torch.dtype, label_nc: int) -> tuple:
+    """Example inputs for tracing; batch 2, so that exporters do not specialise the batch size to 1."""
     g = torch.Generator().manual_seed(0)
     if not module.ids_input:
-        return (torch.rand(1, channels, side, side, generator=g, dtype=torch.float32).mul(2).sub(1).to(dtype),)
-    label = torch.randint(0, label_nc, (1, 1, side, side), generator=g).float()
+        return (torch.rand(2, channels, side, side, generator=g, dtype=torch.float32).mul(2).sub(1).to(dtype),)
+    label = torch.randint(0, label_nc, (2, 1, side, side), generator=g).float()
     if module.with_inst:
-        return label, torch.randint(0, 4, (1, 1, side, side), generator=g).float()
+        return label, torch.randint(0, 4, (2, 1, side, side), generator=g).float()
     return (label,)
 
 
@@ -175,7 +192,7 @@ def _to_onnx(module: Exportable, examples: tuple, output: Path, info: dict, dyna
     model = onnx.load(str(output))
     for key, value in info.items():
         entry = model.metadata_props.add()
-        entry.key, entry.value = f"i2i.{key}", value if isinstance(value, str) else json.dumps(value)
+        entry.key, entry.value = f"i2i.{key}", json.dumps(value)  # every value JSON: read_metadata decodes all
     model.doc_string = (f"i2i {info['recipe']} generator: inputs {info['inputs']} ({info['input_value_range']}), "
                         f"H and W multiples of {info['size_multiple']}; output (N,{info['output_channels']},H,W) "
                         f"in [-1, 1]")

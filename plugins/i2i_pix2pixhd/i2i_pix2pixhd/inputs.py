@@ -21,14 +21,12 @@ def instance_edges(inst: torch.Tensor) -> torch.Tensor:
     Returns:
         (B, 1, H, W) float tensor of 0/1.
     """
-    edge = torch.zeros_like(inst, dtype=torch.bool)
-    dx = inst[..., :, 1:] != inst[..., :, :-1]
-    dy = inst[..., 1:, :] != inst[..., :-1, :]
-    edge[..., :, 1:] |= dx
-    edge[..., :, :-1] |= dx
-    edge[..., 1:, :] |= dy
-    edge[..., :-1, :] |= dy
-    return edge.float()
+    # out-of-place (padding, not in-place |= on slices), so ONNX exporters can trace it
+    pad = torch.nn.functional.pad
+    dx = (inst[..., :, 1:] != inst[..., :, :-1]).float()
+    dy = (inst[..., 1:, :] != inst[..., :-1, :]).float()
+    edge = torch.maximum(pad(dx, (1, 0)), pad(dx, (0, 1)))
+    return torch.maximum(edge, torch.maximum(pad(dy, (0, 0, 1, 0)), pad(dy, (0, 0, 0, 1))))
 
 
 def _path_of(paths: Any, index: int) -> str:
