@@ -92,10 +92,14 @@ class _Reader(Dataset):
         return open_photo(path, self.value_range)
 
     def _photo(self, img: Photo, plan: Plan, key: str) -> torch.Tensor:
-        if self._is_gray(key):
+        gray = self._is_gray(key)
+        if gray:
             img = img.to_gray()  # before resizing, like the reference's transform order
         img = img.map(lambda plane: Preprocess.apply(plane, plan, Image.BICUBIC))
-        return img.to_normalized(self.channels.get(key), _CHANNEL_FIELDS.get(key, "model.input_nc"))
+        want = self.channels.get(key)
+        if want is None and not gray and img.channels == 1:
+            want = 3  # a grey photo in an RGB data set: repeated, as the reference's convert('RGB')
+        return img.to_normalized(want, _CHANNEL_FIELDS.get(key, "model.input_nc"))
 
 
 class AlignedDataset(_Reader):
