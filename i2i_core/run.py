@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from torch.utils.data import default_collate
-
 from . import checkpoint as ckpt
 from .atomic import atomic_write_json, remove_stale_temporaries
 from .config import RunConfig
+from .data import collate_same_size
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from .evaluate import FixedKeys, evaluate
 from .precision import resolve_device, resolve_precision
@@ -202,14 +200,10 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
     if held_out is not None:
         rec.configure_dataset(held_out, run.data.test_split)
     trainer = Trainer(run.trainer, out_dir, engine=engine, callbacks=callbacks, run_config=run, progress=progress)
-    if source is not None and trainer.out_dir is not None:
-        for key, a, b in changes:
-            trainer.log(f"resume: {key} {a!r} -> {b!r} (applied)")
-        _append_event(out_dir, {"event": "resume", "from": str(source.weights.parent), "step": source.step,
-                                "changes": {k: [a, b] for k, a, b in changes}})
+    trainer.resume_changes = changes
     sample_src = held_out if held_out is not None else train
     keyed = FixedKeys(sample_src)
-    sample_batch = default_collate([keyed[i] for i in range(min(4, len(keyed)))])
+    sample_batch = collate_same_size([keyed[i] for i in range(min(4, len(keyed)))])
     try:
         result = trainer.fit(rec, train, resume=source.weights if source is not None else None,
                              sample_batch=sample_batch)
@@ -224,10 +218,3 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
             atomic_write_json(out_dir / "metrics.json", metrics)
     trainer.write_index(metrics)
     return RunResult(out_dir, run, result.logs, metrics)
-
-
-def _append_event(out_dir: Path, event: dict) -> None:
-    from .atomic import finite_json
-
-    with open(out_dir / "events.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(finite_json({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **event}), default=str) + "\n")

@@ -104,6 +104,8 @@ class Trainer:
         self.guard = DivergenceGuard(self.cfg.nan_policy, reduce=reduce_flags if self.dist.enabled else None)
         self.stop_request = StopRequest()
         self.resumed_from: int | None = None
+        #: ``(dotted key, old, new)`` config changes a resume applies (set by :func:`i2i_core.run.run`)
+        self.resume_changes: list[tuple[str, Any, Any]] = []
         self._epoch_loss: torch.Tensor | None = None
         self._epoch_count = 0
         self._lr_factor = 1.0
@@ -263,6 +265,18 @@ class Trainer:
         self.last_checkpoint = ckpt.CheckpointFiles(weights_path, state_path, self.step, self.run_id)
         self.pm.hook.after_load_checkpoint(trainer=self, checkpoint=state)
 
+    def _record_resume(self, source: str | Path) -> None:
+        """Say which settings changed on resume (all of them applied) and keep it in ``RUN/events.jsonl``."""
+        if self.out_dir is None:
+            return
+        for key, old, new in self.resume_changes:
+            self.log(f"resume: {key} {old!r} -> {new!r} (applied)")
+        event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": "resume", "from": str(source),
+                 "step": self.step, "changes": {k: [a, b] for k, a, b in self.resume_changes}}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out_dir / "events.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(finite_json(event), default=str) + "\n")
+
     @staticmethod
     def _apply_hyperparameters(opt: torch.optim.Optimizer, fresh: list[dict], lr_ratio: float) -> None:
         """After ``load_state_dict``: hyperparameters come from this run's config, not the checkpoint.
@@ -332,25 +346,27 @@ class Trainer:
         self.steps_per_epoch = len(loader)
         epochs = self.cfg.n_epochs + self.cfg.n_epochs_decay
         self.total_steps = self.cfg.max_steps or max(1, epochs) * self.steps_per_epoch
-        if resume is not None:
-            self.load_checkpoint(resume)
-            if self.step > self.total_steps:
-                raise ConfigError(f"--resume: the checkpoint is at step {self.step}, past this run's budget of "
-                                  f"{self.total_steps} steps (trainer.max_steps / n_epochs); raise the budget")
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            if self.run_config is not None:
-                atomic_write_json(self.out_dir / "config.json", self.run_config.model_dump())
-            self._truncate_log()
-        if sample_batch is not None:
-            sample_batch = to_device(sample_batch, self.device, self.cfg.channels_last)
-        for cb in self.callbacks:
+        for cb in self.callbacks:  # before resuming: callbacks see after_load_checkpoint too
             self.pm.register(cb)
-        ctx = StepContext(self.precision.scaler, autocast=self.precision.autocast() if self.precision.dtype else None,
-                          world_size=self.dist.world, skip_nonfinite=self.cfg.nan_policy == "skip")
-        ctx.skipped = getattr(self, "_skipped_at_resume", 0)
-        self._step_ctx = ctx
         try:
+            if resume is not None:
+                self.load_checkpoint(resume)
+                self._record_resume(resume)
+                if self.step > self.total_steps:
+                    raise ConfigError(f"--resume: the checkpoint is at step {self.step}, past this run's budget of "
+                                      f"{self.total_steps} steps (trainer.max_steps / n_epochs); raise the budget")
+            if self.out_dir is not None:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                if self.run_config is not None:
+                    atomic_write_json(self.out_dir / "config.json", self.run_config.model_dump())
+                self._truncate_log()
+            if sample_batch is not None:
+                sample_batch = to_device(sample_batch, self.device, self.cfg.channels_last)
+            ctx = StepContext(self.precision.scaler,
+                              autocast=self.precision.autocast() if self.precision.dtype else None,
+                              world_size=self.dist.world, skip_nonfinite=self.cfg.nan_policy == "skip")
+            ctx.skipped = getattr(self, "_skipped_at_resume", 0)
+            self._step_ctx = ctx
             with self.stop_request:
                 self.pm.hook.before_train(trainer=self)
                 self._rate = (time.perf_counter(), self.step)

@@ -11,6 +11,9 @@ from i2i_core import Modules, Recipe, RecipeConfig, hookimpl
 class ToyConfig(RecipeConfig):
     width: int = 4
     dropout: float = 0.0
+    #: steps whose loss is NaN (divergence tests); from ``nan_from`` on, every step's is
+    nan_steps: list[int] = []
+    nan_from: int = 0
 
 
 def toy_generator(input_nc: int = 3, output_nc: int = 3, width: int = 4, dropout: float = 0.0) -> nn.Module:
@@ -32,10 +35,12 @@ class ToyRecipe(Recipe):
         step.zero_grad(opt)
         fake = self.nets["G"](batch["A"])
         loss = (fake.float() - batch["B"].float()).abs().mean()
+        c = self.config
+        if step.step in c.nan_steps or (c.nan_from and step.step >= c.nan_from):
+            loss = loss * float("nan")
         step.backward(loss)
         step.optimizer_step(opt)
-        self.visuals = {"fake_B": fake.detach()}
-        return {"L1": loss.item()}
+        return {"L1": loss.detach()}
 
     def translate(self, batch):
         return self.nets["G"](batch["A"])
