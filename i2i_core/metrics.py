@@ -195,6 +195,11 @@ def inception_features(path: str | Path, device: torch.device | str = "cpu") -> 
 
     def build() -> nn.Module:
         try:
+            # torch-fidelity unpickles with weights_only=False; read it safely first, so a file that is
+            # not a plain state dict (or not Inception's) is refused before any of its code could run
+            state = torch.load(p, map_location="cpu", weights_only=True)
+            if not isinstance(state, dict) or "Mixed_7c.branch_pool.conv.weight" not in state:
+                raise ValueError("no Mixed_7c.branch_pool.conv.weight tensor")
             net = _inception_class()(name="inception-v3-compat", features_list=["2048"],
                                      feature_extractor_weights_path=str(p))
         except Exception as exc:  # wrong or truncated file: say which file and what was expected
@@ -222,9 +227,11 @@ def lpips_network(path: str | Path, device: torch.device | str = "cpu") -> nn.Mo
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
             state = state.get("state_dict", state) if isinstance(state, dict) else state
-            backbone = alexnet(weights=None)
+            with torch.device("meta"):  # the layout only: no time spent initialising 61M parameters
+                backbone = alexnet(weights=None).features
+            backbone = backbone.to_empty(device="cpu")
             feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-            backbone.features.load_state_dict(feats)
+            backbone.load_state_dict(feats)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise MetricError(f"{p}: not torchvision AlexNet weights ({LPIPS_FILE} expected): {first[:200]}") from None
@@ -232,7 +239,7 @@ def lpips_network(path: str | Path, device: torch.device | str = "cpu") -> nn.Mo
         net = _NoTrainLpips(net="alex", pretrained=True, pnet_rand=True)
         for block in net.net.children():  # slices keep the torchvision layer indices as child names
             for idx, layer in block.named_children():
-                layer.load_state_dict(backbone.features[int(idx)].state_dict())
+                layer.load_state_dict(backbone[int(idx)].state_dict())
         return net.to(dev)
 
     return _cached(("lpips", str(p.resolve()), p.stat().st_mtime_ns, str(dev)), build)
@@ -344,7 +351,15 @@ def write_random_weights(kind: str, path: str | Path, seed: int = 0) -> Path:
     if kind == "lpips":
         from torchvision.models import alexnet
 
-        torch.save(alexnet(weights=None).state_dict(), p)
+        # the backbone part of torchvision's file (the classifier, 230 MB of it, is never read)
+        with torch.device("meta"):
+            features = alexnet(weights=None).features
+        features = features.to_empty(device="cpu")
+        for module in features.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, p)
         return p
     if kind != "inception":
         raise MetricError(f"write_random_weights: kind must be 'inception' or 'lpips', got {kind!r}")

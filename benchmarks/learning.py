@@ -1,0 +1,245 @@
+"""Does i2i learn on real photographs as well as the reference code does? (colourisation, CPU)
+
+Builds a paired task from the colour photographs scikit-image ships (``skimage.data``: astronaut,
+coffee, chelsea, rocket, hubble_deep_field, immunohistochemistry, retina, colorwheel): A is the
+photo in grey (3 equal channels), B the photo in colour, as 128x128 crops of the half-resolution
+photos in junyanz's aligned layout (A|B side by side). Training crops come from the left 70% of
+every photo, held-out crops from the right 30%, so no held-out pixel is ever trained on.
+
+Then, on the same files, with the same thread count, one after another:
+
+* ``reference``: junyanz/pytorch-CycleGAN-and-pix2pix (``--ref-junyanz DIR``), its own options,
+  dataset and ``Pix2PixModel`` driven step by step like its ``train.py``, in a child process;
+* ``i2i exact``: ``i2i run pix2pix`` with the same options (unet_128, ngf/ndf, batch 1, lr 2e-4,
+  BatchNorm, dropout, vanilla GAN, lambda_L1 100);
+* ``i2i demo``: the ``demo`` preset's own model and trainer settings (unet num_downs 6, ngf 16,
+  no dropout, batch 4, lr 1e-3) on the same data.
+
+Every model translates the same held-out crops (generators in training mode, as the
+reference's ``test.py`` does without ``--eval``), and the same i2i_core.metrics code scores them
+against the colour crops, next to the identity baseline (the grey input itself).
+
+    python benchmarks/learning.py --ref-junyanz ../shared/reference-code/junyanz --steps 400
+
+Without ``--ref-junyanz`` (or when the folder is missing) the reference row is skipped.
+Prints a markdown table and writes ``--out`` (JSON lines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
+          "colorwheel"]
+
+
+def build_data(root: Path, size: int, n_train: int, n_test: int, seed: int) -> dict:
+    """Write ``root/train`` and ``root/test`` A|B PNGs; return what was built."""
+    import skimage.data
+
+    rng = np.random.default_rng(seed)
+    photos = []
+    for name in PHOTOS:
+        img = Image.fromarray(getattr(skimage.data, name)()[..., :3])
+        img = img.resize((img.width // 2, img.height // 2), Image.BICUBIC)  # half resolution: more content per crop
+        photos.append((name, np.asarray(img)))
+    counts = {"train": 0, "test": 0}
+    for split, n in (("train", n_train), ("test", n_test)):
+        folder = root / split
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            name, arr = photos[i % len(photos)]
+            h, w = arr.shape[:2]
+            cut = int(w * 0.7)
+            x_lo, x_hi = (0, cut - size) if split == "train" else (cut, w - size)
+            if x_hi < x_lo:  # a narrow photo: its held-out strip is narrower than a crop
+                x_lo = x_hi = max(0, w - size) if split == "test" else 0
+            x = int(rng.integers(x_lo, x_hi + 1))
+            y = int(rng.integers(0, h - size + 1))
+            colour = arr[y : y + size, x : x + size]
+            grey = np.asarray(Image.fromarray(colour).convert("L").convert("RGB"))
+            Image.fromarray(np.concatenate([grey, colour], axis=1)).save(folder / f"{name}_{i:04d}.png")
+            counts[split] += 1
+    return {"photos": PHOTOS, "size": size, **counts}
+
+
+def held_out(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A, B) of every held-out file in [-1, 1], (N, 3, S, S) each."""
+    a, b = [], []
+    for path in sorted((root / "test").glob("*.png")):
+        x = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float() / 127.5 - 1
+        w = x.shape[-1] // 2
+        a.append(x[..., :w])
+        b.append(x[..., w:])
+    return torch.stack(a), torch.stack(b)
+
+
+def score(pred: torch.Tensor, target: torch.Tensor) -> dict:
+    from i2i_core.metrics import psnr, ssim
+
+    return {"psnr": float(psnr(pred, target).mean()), "ssim": float(ssim(pred, target).mean())}
+
+
+# --- the reference, in a child process ---------------------------------------------------
+
+
+def reference_child(args: argparse.Namespace) -> None:
+    """Train junyanz pix2pix on ``--data`` for ``--steps`` steps and save its held-out translations."""
+    torch.set_num_threads(args.threads)
+    ref = str(Path(args.ref_junyanz).resolve())
+    sys.path.insert(0, ref)
+    for missing in ("visdom", "dominate"):  # display-only imports of the reference; nothing here uses them
+        try:
+            __import__(missing)
+        except ImportError:
+            sys.modules[missing] = types.ModuleType(missing)
+    from data import create_dataset
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    argv = ["train.py", "--dataroot", args.data, "--name", "bench", "--model", "pix2pix", "--direction", "AtoB",
+            "--gpu_ids", "-1", "--netG", "unet_128", "--ngf", str(args.ngf), "--ndf", str(args.ndf),
+            "--load_size", str(args.size), "--crop_size", str(args.size), "--batch_size", "1",
+            "--num_threads", "0", "--display_id", "0", "--checkpoints_dir", args.work]
+    saved, sys.argv = sys.argv, argv
+    try:
+        opt = TrainOptions().gather_options()  # its parse() asks CUDA for a device name; the options are the same
+    finally:
+        sys.argv = saved
+    opt.isTrain, opt.gpu_ids = True, []
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    dataset = create_dataset(opt)
+    model = create_model(opt)
+    # no model.setup(): in this snapshot it belongs to a fork's CycleGAN; upstream it only prints the
+    # networks and makes the LR schedulers, whose factor stays 1 for the first n_epochs (100) epochs
+    t0, step = time.perf_counter(), 0
+    while step < args.steps:
+        for data in dataset:
+            model.set_input(data)
+            model.optimize_parameters()
+            step += 1
+            if step >= args.steps:
+                break
+    train_s = time.perf_counter() - t0
+    a, _ = held_out(Path(args.data))
+    with torch.no_grad():  # test.py without --eval keeps the generator in training mode
+        fakes = torch.cat([model.netG(a[i : i + 1]) for i in range(a.shape[0])])
+    torch.save({"fake": fakes, "train_s": train_s, "steps": step}, Path(args.work) / "ref.pt")
+
+
+def run_reference(args: argparse.Namespace, data: Path, work: Path) -> dict | None:
+    if not args.ref_junyanz or not (Path(args.ref_junyanz) / "models" / "pix2pix_model.py").is_file():
+        print(f"reference skipped: no junyanz tree at {args.ref_junyanz!r}", file=sys.stderr)
+        return None
+    cmd = [sys.executable, __file__, "--_child", "--ref-junyanz", args.ref_junyanz, "--data", str(data),
+           "--work", str(work), "--steps", str(args.steps), "--seed", str(args.seed), "--threads", str(args.threads),
+           "--ngf", str(args.ngf), "--ndf", str(args.ndf), "--size", str(args.size)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"reference run failed:\n{proc.stderr[-3000:]}")
+    out = torch.load(work / "ref.pt", weights_only=True)
+    _, b = held_out(data)
+    return {"name": "reference (junyanz)", "steps": out["steps"], "train_s": round(out["train_s"], 1),
+            "wall_s": round(time.perf_counter() - t0, 1), "images_seen": out["steps"], **score(out["fake"], b)}
+
+
+# --- i2i ------------------------------------------------------------------------------
+
+
+def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None) -> dict:
+    from i2i_core import Engine
+    from i2i_core.checkpoint import load_run
+
+    torch.set_num_threads(args.threads)
+    common = {"data": {"root": str(data), "synthetic": None, "dataset": "aligned", "direction": "AtoB",
+                       "load_size": args.size, "crop_size": args.size, "preprocess": "resize_and_crop"},
+              "trainer": {"max_steps": args.steps, "device": "cpu", "precision": "fp32", "seed": args.seed,
+                          "sample_every": 10**6, "save_every": 10**6, "log_every": 50, "evaluate": False}}
+    if preset is None:  # the reference's pix2pix options, sized like the reference row
+        overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf}}
+        overrides["data"] = {**common["data"], "batch_size": 1}
+        name = "i2i exact (reference options)"
+    else:
+        overrides = common
+        name = f"i2i --preset {preset}"
+    out = work / (preset or "exact")
+    t0 = time.perf_counter()
+    result = Engine(warn=False).run("pix2pix", preset, overrides=overrides, out=str(out), progress=False)
+    wall = time.perf_counter() - t0
+    _, recipe = load_run(out, device="cpu")
+    a, b = held_out(data)
+    with torch.no_grad():
+        fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
+    batch = result.config.data.batch_size
+    return {"name": name, "steps": args.steps, "train_s": round(wall, 1), "wall_s": round(wall, 1),
+            "images_seen": args.steps * batch, **score(fakes, b)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ref-junyanz", default=os.environ.get("I2I_REF_JUNYANZ"), help="junyanz checkout")
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--size", type=int, default=128, help="crop size (unet_128 needs 128)")
+    ap.add_argument("--ngf", type=int, default=32)
+    ap.add_argument("--ndf", type=int, default=32)
+    ap.add_argument("--n-train", type=int, default=240)
+    ap.add_argument("--n-test", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", default="reference,exact,demo", help="which rows: reference, exact, demo")
+    ap.add_argument("--out", default="learning.jsonl")
+    ap.add_argument("--data")
+    ap.add_argument("--work")
+    ap.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        reference_child(args)
+        return
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="i2i-learning-") as tmp:
+        data, work = Path(tmp) / "data", Path(tmp) / "work"
+        work.mkdir()
+        built = build_data(data, args.size, args.n_train, args.n_test, args.seed)
+        a, b = held_out(data)
+        rows = [{"name": "identity (grey input)", "steps": 0, "train_s": 0.0, "wall_s": 0.0, "images_seen": 0,
+                 **score(a, b)}]
+        wanted = [r.strip() for r in args.runs.split(",")]
+        if "reference" in wanted:
+            row = run_reference(args, data, work)
+            if row:
+                rows.append(row)
+        if "exact" in wanted:
+            rows.append(run_i2i(args, data, work, None))
+        if "demo" in wanted:
+            rows.append(run_i2i(args, data, work, "demo"))
+    meta = {"task": "grey -> colour, skimage.data photos", **built, "steps": args.steps, "threads": args.threads,
+            "seed": args.seed, "torch": torch.__version__}
+    with open(args.out, "a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps({**meta, **row}) + "\n")
+    print(f"\n{built['train']} training / {built['test']} held-out {args.size}px crops of {len(PHOTOS)} photos, "
+          f"{args.steps} steps, {args.threads} threads, seed {args.seed}\n")
+    print("| run | steps | images seen | train time (s) | held-out PSNR (dB) | held-out SSIM |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['steps']} | {r['images_seen']} | {r['train_s']} | {r['psnr']:.2f} | {r['ssim']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
