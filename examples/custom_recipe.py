@@ -56,7 +56,6 @@ class HingePix2Pix(Recipe):
         loss_G_L1 = nn.functional.l1_loss(fake_B, real_B) * self.config.lambda_L1
         step.backward(loss_G_GAN + loss_G_L1)
         step.optimizer_step(self.optimizers["G"])
-        self.visuals = {"fake_B": fake_B.detach()}
         return {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item(), "D": loss_D.item()}
 
     def translate(self, batch: dict) -> torch.Tensor:

@@ -35,7 +35,6 @@ class TemplateRecipe(Recipe):
         step.zero_grad(self.optimizers["G"])
         step.backward(loss)                      # scaled under fp16, plain otherwise
         step.optimizer_step(self.optimizers["G"])
-        self.visuals = {"fake_B": fake.detach()}
         return {"L1": loss.item()}
 
     def translate(self, batch: dict) -> torch.Tensor:
