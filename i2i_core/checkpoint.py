@@ -313,14 +313,20 @@ def commit_checkpoint(folder: str | Path, step: int, write_weights: Callable[[Pa
             raise
         fsync_dir(folder)
     fault_point("checkpoint.commit")
-    record = {"step": step, "dir": final.name, "run_id": run_id, **(extra or {})}
+    ref = CheckpointFiles(final / WEIGHTS_NAME, final / STATE_NAME if (final / STATE_NAME).is_file() else None,
+                          step, run_id)
     for name in pointers:
-        atomic_write_text(folder / f"{name}.json", json.dumps(record, indent=2) + "\n")
+        write_pointer(folder, name, ref, extra)
     fault_point("checkpoint.pointer")
     if keep is not None:
         prune_step_dirs(folder, keep)
-    state = final / STATE_NAME
-    return CheckpointFiles(final / WEIGHTS_NAME, state if state.is_file() else None, step, run_id)
+    return ref
+
+
+def write_pointer(folder: str | Path, name: str, ref: CheckpointFiles, extra: dict[str, Any] | None = None) -> Path:
+    """Atomically make ``checkpoints/<name>.json`` name the committed checkpoint ``ref``."""
+    record = {"step": ref.step, "dir": ref.weights.parent.name, "run_id": ref.run_id, **(extra or {})}
+    return atomic_write_text(Path(folder) / f"{name}.json", json.dumps(record, indent=2) + "\n")
 
 
 def prune_step_dirs(folder: str | Path, keep: int) -> None:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -87,6 +87,33 @@ class TrainerConfig(_Strict):
         "steps with non-finite gradients; one host sync per step) or ignore")
     evaluate: bool = Field(True, description="after training, score the held-out split against the identity baseline")
     eval_max_images: int = Field(50, gt=0)
+    eval_every: int | None = Field(None, gt=0, description="also score the held-out split every N steps")
+    eval_metrics: list[str] = Field(
+        default_factory=lambda: ["psnr", "ssim"], description="held-out metrics: psnr, ssim, lpips, fid, kid "
+        "(fid/kid/lpips need local weight files: trainer.inception_weights / lpips_weights or $I2I_WEIGHTS_DIR)")
+    inception_weights: str | None = Field(None, description="torch-fidelity InceptionV3 weights file for fid/kid")
+    lpips_weights: str | None = Field(None, description="AlexNet weights file for lpips")
+    best_metric: Literal["fid", "kid", "lpips", "psnr", "ssim", "none"] = Field(
+        "none", description="keep checkpoints/best.json on the best held-out score of this metric")
+    ema_decay: float | None = Field(
+        None, gt=0, lt=1, description="keep an exponential moving average of the generators (e.g. 0.999); "
+        "translate and eval use it when present")
+    loggers: list[str] = Field(default_factory=list, description="live loggers by name, e.g. [\"tensorboard\"]")
+
+    @field_validator("eval_metrics")
+    @classmethod
+    def _metrics_known(cls, v: list[str]) -> list[str]:
+        known = ("psnr", "ssim", "lpips", "fid", "kid")
+        bad = [m for m in v if m not in known]
+        if bad:
+            raise ValueError(f"unknown metric {bad[0]!r}; expected some of {', '.join(known)}")
+        return v
+
+    @model_validator(mode="after")
+    def _best_is_measured(self) -> TrainerConfig:
+        if self.best_metric != "none" and self.best_metric not in self.eval_metrics:
+            self.eval_metrics = [*self.eval_metrics, self.best_metric]  # validate_assignment re-runs the checks
+        return self
 
     @field_validator("device")
     @classmethod

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import checkpoint as ckpt
-from .atomic import atomic_write_json, remove_stale_temporaries
+from .atomic import remove_stale_temporaries
 from .config import RunConfig
 from .data import collate_same_size
 from .errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
-from .evaluate import FixedKeys, evaluate
+from .evaluate import FixedKeys
+from .metrics import require_weights
 from .precision import resolve_device, resolve_precision
+from .report import write_metrics_json
 from .runlock import RunLock
 from .trainer import Trainer
 
@@ -189,6 +191,9 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
 def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.CheckpointFiles | None,
            changes: list[tuple[str, Any, Any]], progress: bool | None, callbacks: Iterable[object]) -> RunResult:
     resolve_precision(run.trainer.precision, resolve_device(run.trainer.device))  # fp16 on CPU etc.: fail first
+    t = run.trainer
+    if t.evaluate or t.eval_every:  # a missing FID/LPIPS weights file fails now, not after days of training
+        require_weights(t.eval_metrics, t.inception_weights, t.lpips_weights)
     rec = engine.build_recipe(run, device="cpu")  # unknown architectures etc. fail before any data is read
     datasets = engine.registries.datasets
     train = datasets.build(run.data.dataset, run.data, "train")
@@ -199,22 +204,23 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
     rec.configure_dataset(train, "train")
     if held_out is not None:
         rec.configure_dataset(held_out, run.data.test_split)
-    trainer = Trainer(run.trainer, out_dir, engine=engine, callbacks=callbacks, run_config=run, progress=progress)
+    loggers = [engine.registries.loggers.build(name, run_dir=out_dir, config=run) for name in run.trainer.loggers]
+    trainer = Trainer(run.trainer, out_dir, engine=engine, callbacks=[*loggers, *callbacks], run_config=run,
+                      progress=progress)
     trainer.resume_changes = changes
     sample_src = held_out if held_out is not None else train
     keyed = FixedKeys(sample_src)
     sample_batch = collate_same_size([keyed[i] for i in range(min(4, len(keyed)))])
     try:
         result = trainer.fit(rec, train, resume=source.weights if source is not None else None,
-                             sample_batch=sample_batch)
+                             sample_batch=sample_batch, eval_data=held_out)
     except TrainingInterrupted as stop:
         raise TrainingInterrupted(f"{stop}; continue with: i2i run {run.recipe} --out {out_dir} --resume auto",
                                   signum=stop.signum) from None
     metrics: dict = {}
     if run.trainer.evaluate and held_out is not None:
-        metrics = evaluate(rec, held_out, trainer.device, max_images=run.trainer.eval_max_images,
-                           out_dir=out_dir, autocast=trainer.precision.autocast())
+        metrics = trainer.evaluate_held_out(final=True)
         if trainer.out_dir is not None:
-            atomic_write_json(out_dir / "metrics.json", metrics)
+            write_metrics_json(out_dir / "metrics.json", metrics)
     trainer.write_index(metrics)
     return RunResult(out_dir, run, result.logs, metrics)

@@ -14,6 +14,7 @@ SIGTERM stop at the next boundary (:mod:`.signals`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -30,8 +31,10 @@ from .config import RunConfig, TrainerConfig
 from .data import make_loader, to_device
 from .distributed import broadcast_module, init_from_env, reduce_flags, reduce_max
 from .divergence import DivergenceGuard, nonfinite_tensors
+from .ema import EMA
 from .errors import CheckpointError, ConfigError, DivergenceError, RunPathError, TrainingInterrupted
-from .evaluate import side_effect_free
+from .evaluate import evaluate, side_effect_free
+from .metrics import is_better
 from .precision import resolve_device, resolve_precision
 from .recipe import BuildContext, Recipe, StepContext
 from .report import append_jsonl, plot_losses, read_jsonl, save_grid, write_index
@@ -111,6 +114,11 @@ class Trainer:
         self._lr_factor = 1.0
         self._rate = (0.0, 0)
         self._step_ctx: StepContext | None = None
+        self.ema: EMA | None = None
+        #: ``{"metric", "score", "step"}`` of the best held-out evaluation so far (``trainer.best_metric``)
+        self.best: dict[str, Any] = {}
+        self.eval_data: Any = None
+        self._eval_cache: dict = {}
 
     # --- setup -------------------------------------------------------------------------
     def _seed(self) -> None:
@@ -138,6 +146,8 @@ class Trainer:
             weights, _, _ = ckpt.load_weights(ckpt.find_weights(self.cfg.init_from))
             for name, (copied, total) in ckpt.copy_matching(recipe.nets, weights).items():
                 self.log(f"init_from {self.cfg.init_from}: {name}: copied {copied}/{total} tensors")
+        if self.cfg.ema_decay:
+            self.ema = EMA({n: recipe.nets[n] for n in recipe.inference_nets() if n in recipe.nets}, self.cfg.ema_decay)
         if self.cfg.compile:
             for net in recipe.nets.values():
                 net.compile()  # in place: state_dict keys stay as they are
@@ -191,7 +201,9 @@ class Trainer:
         config = self.run_config.model_dump() if self.run_config else {}
         state = self._training_state(config)
         self.pm.hook.before_save_checkpoint(trainer=self, checkpoint=state)
-        nets = self.recipe.nets
+        nets: dict[str, Any] = dict(self.recipe.nets)
+        if self.ema is not None:
+            nets.update(self.ema.state_dicts())
         try:
             ref = ckpt.commit_checkpoint(
                 folder, self.step,
@@ -212,7 +224,7 @@ class Trainer:
         return {
             "format": ckpt.FORMAT_VERSION, "step": self.step, "epoch": self.epoch, "config": config,
             "run_id": self.run_id, "epoch_loss": epoch_loss,
-            "skipped_steps": self._step_ctx.skipped if self._step_ctx else 0,
+            "skipped_steps": self._step_ctx.skipped if self._step_ctx else 0, "best": dict(self.best),
             "optimizers": {k: o.state_dict() for k, o in self.recipe.optimizers.items()},
             "scaler": self.precision.scaler.state_dict(), "schedule": self.schedule.state_dict(),
             "recipe": self.recipe.state_dict(),
@@ -238,6 +250,8 @@ class Trainer:
                 f"checkpoint, e.g. RUN@step_N")
         nets, _, _ = ckpt.load_weights(weights_path)
         ckpt.load_into(self.recipe.nets, nets, weights_path)
+        if self.ema is not None and not self.ema.load_state_dicts(nets, str(weights_path)):
+            self.log(f"resume: {weights_path} holds no EMA weights; the average starts from the current weights")
         # recipe state first: it may swap optimizers (pix2pixHD after niter_fix_global) before they load
         self.recipe.load_state_dict(state.get("recipe", {}))
         saved_lr = float((state.get("config") or {}).get("trainer", {}).get("lr", self.cfg.lr))
@@ -262,6 +276,7 @@ class Trainer:
         self._epoch_count = int(count)
         self._skipped_at_resume = int(state.get("skipped_steps", 0))
         self.resumed_from = self.step
+        self.best = dict(state.get("best") or {})
         self.last_checkpoint = ckpt.CheckpointFiles(weights_path, state_path, self.step, self.run_id)
         self.pm.hook.after_load_checkpoint(trainer=self, checkpoint=state)
 
@@ -329,7 +344,7 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------
     def fit(self, recipe: Recipe, data: Any, *, resume: str | Path | None = None,
-            sample_batch: dict | None = None) -> TrainResult:
+            sample_batch: dict | None = None, eval_data: Any = None) -> TrainResult:
         """Train ``recipe`` on ``data`` (a map-style dataset or a list of item dicts).
 
         Raises:
@@ -338,6 +353,9 @@ class Trainer:
         """
         if len(data) == 0:
             raise ConfigError("the training data set is empty")
+        self.eval_data = eval_data
+        if self.cfg.eval_every and eval_data is None:
+            raise ConfigError("trainer.eval_every is set but there is no held-out split to score (data.test_split)")
         self._seed()
         self._prepare(recipe, resuming=resume is not None)
         loader, sampler = make_loader(data, self.batch_size, self.cfg.seed, num_workers=self.num_workers,
@@ -406,6 +424,8 @@ class Trainer:
                 with self.precision.autocast():
                     raw = recipe.training_step(batch, ctx)
                 self.precision.scaler.update()  # once per iteration, after every optimizer stepped
+                if self.ema is not None:
+                    self.ema.update()
                 self.step += 1
                 logs = self.guard.observe(self.step, raw)
                 self.last_logs = logs
@@ -422,6 +442,8 @@ class Trainer:
                     self.write_samples(sample_batch)
                 if self.step % cfg.save_every == 0 and self.step < self.total_steps:
                     self.save_checkpoint()
+                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.total_steps:
+                    self.evaluate_held_out()
                 if self.step < self.total_steps and self._stop_requested(at_log):
                     self._stop_for_signal()
                 if self.step >= self.total_steps:
@@ -443,6 +465,46 @@ class Trainer:
         where = f" in {self.last_checkpoint.weights.parent}" if self.last_checkpoint and self.out_dir else ""
         raise TrainingInterrupted(f"interrupted at step {self.step}/{self.total_steps}; checkpoint saved{where}",
                                   signum=signum)
+
+    # --- held-out evaluation and the best checkpoint -----------------------------------------
+    def evaluate_held_out(self, final: bool = False) -> dict[str, float]:
+        """Score the held-out split (with the EMA weights when kept), call ``after_eval``, track the best.
+
+        Side-effect free for training (RNG forked, BatchNorm buffers restored), so a run with
+        ``eval_every`` trains exactly as one without. Every rank evaluates (no collective is
+        involved); rank 0 writes.
+        """
+        assert self.recipe is not None
+        if self.eval_data is None:
+            return {}
+        swap = self.ema.swapped_into(self.recipe.nets) if self.ema is not None else contextlib.nullcontext()
+        with swap:
+            scores = evaluate(self.recipe, self.eval_data, self.device, metrics=self.cfg.eval_metrics,
+                              max_images=self.cfg.eval_max_images, autocast=self.precision.autocast(),
+                              out_dir=self.out_dir if final else None, cache=self._eval_cache,
+                              inception_weights=self.cfg.inception_weights, lpips_weights=self.cfg.lpips_weights)
+        metrics = scores
+        if self.out_dir is not None:
+            with open(self.out_dir / "eval.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(finite_json({"step": self.step, "ema": self.ema is not None, **metrics})) + "\n")
+        self.pm.hook.after_eval(trainer=self, step=self.step, metrics=metrics)
+        self._track_best(metrics)
+        return metrics
+
+    def _track_best(self, metrics: dict[str, float]) -> None:
+        name = self.cfg.best_metric
+        if name == "none" or name not in metrics:
+            return
+        score = metrics[name]
+        if not is_better(name, score, self.best.get("score")):
+            return
+        if self.last_checkpoint is None or self.last_checkpoint.step != self.step:
+            self.save_checkpoint()
+        self.best = {"metric": name, "score": score, "step": self.step}
+        if self.out_dir is not None and self.last_checkpoint is not None:
+            ckpt.write_pointer(self.out_dir / "checkpoints", "best", self.last_checkpoint,
+                               extra={"metric": name, "score": score})
+            self.log(f"best {name} so far: {score:.4f} at step {self.step} (checkpoints/best.json)")
 
     def write_index(self, metrics: dict | None = None) -> Path | None:
         """Write ``RUN/index.html`` from the samples and evaluation images on disk."""

@@ -54,7 +54,7 @@ def test_train_resume_translate(invoke, tmp_path):
     assert res.exit_code == 0, res.output
     outs = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert outs == ["x.png", "y.png"]
-    assert Image.open(tmp_path / "o" / "x.png").size == (32, 32)
+    assert Image.open(tmp_path / "o" / "x.png").size == (40, 40)  # native resolution: the input's own size
 
 
 def test_import_junyanz_then_translate(invoke, tmp_path):
