@@ -231,7 +231,8 @@ def gather_norm_stats(net: nn.Module, x: torch.Tensor, ys: list[Span], xs: list[
         collect: dict = {}
         for sy in ys:
             for sx in xs:
-                crop = x[..., sy.start: sy.start + sy.size, sx.start: sx.start + sx.size]
+                # contiguous: convolutions on a strided view of the big image take a slow path
+                crop = x[..., sy.start: sy.start + sy.size, sx.start: sx.start + sx.size].contiguous()
                 region = (sy.own0 - sy.start, sy.own1 - sy.start, sx.own0 - sx.start, sx.own1 - sx.start)
                 collect["region"] = (region, (sy.size, sx.size))
                 with _frozen_norms(norms, stats, collect):
@@ -306,7 +307,7 @@ class ShapedGenerator(nn.Module):
             for sy in ys:
                 wy = _ramp(sy, self.blend, x.device)
                 for sx in xs:
-                    y = self.net(x[..., sy.start: sy.start + sy.size, sx.start: sx.start + sx.size])
+                    y = self.net(x[..., sy.start: sy.start + sy.size, sx.start: sx.start + sx.size].contiguous())
                     if out is None:
                         out = y.new_zeros((*y.shape[:2], *x.shape[-2:]))
                         weight = torch.zeros(x.shape[-2:], device=y.device, dtype=y.dtype)

@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 from translate_helpers import make_run
 
-from i2i_core import Engine
-from i2i_core import imageio
+from i2i_core import Engine, imageio
 from i2i_core.cli import cli
 
 tifffile = pytest.importorskip("tifffile")
