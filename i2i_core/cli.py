@@ -137,9 +137,9 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     eng = _engine(ctx)
     regs = eng.registries
     provided: dict[str, list[str]] = {}
-    for kind, reg in regs.kinds().items():
+    for reg in regs.kinds().values():
         for e in reg.entries():
-            provided.setdefault(e.plugin or "?", []).append(f"{kind[:-1] if kind != 'presets' else 'preset'}:{e.name}")
+            provided.setdefault(e.plugin or "?", []).append(f"{reg.kind}:{e.name}")
     rows = []
     for name, plugin in eng.pm.list_name_plugin():
         dist, version = eng.loaded.get(name, ("i2i-core", "") if not name.startswith("i2i_core") else ("i2i-core", ""))

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .registry._registry import close_matches
 
 Precision = Literal["fp32", "bf16", "fp16"]
 
@@ -201,14 +202,29 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict:
     return out
 
 
-def format_validation_error(error: ValidationError, prefix: str = "") -> str:
-    """One line per problem: ``dotted.path: message (got value)``."""
+def _fields_at(model: type[BaseModel] | None, loc: tuple) -> list[str]:
+    """Field names of the (nested) pydantic model that ``loc`` points into, for suggestions."""
+    for part in loc[:-1]:
+        if model is None:
+            return []
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return list(model.model_fields) if model is not None else []
+
+
+def format_validation_error(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """One ``dotted.path: message (got value)`` per problem, joined by ``; ``.
+
+    With ``model`` (the validated class), an unknown field gets a did-you-mean from its section's fields.
+    """
     lines = []
     for err in error.errors(include_url=False):
         loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown field"
+            close = close_matches(str(err["loc"][-1]), _fields_at(model, tuple(err["loc"])), n=3)
+            msg = "unknown field" + (f" (did you mean {' or '.join(close)}?)" if close else "")
         value = err.get("input")
         shown = repr(value) if not isinstance(value, dict) else "{...}"
         lines.append(f"{loc}: {msg} (got {shown})")

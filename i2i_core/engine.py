@@ -94,19 +94,30 @@ class Engine:
             return own
         return deep_merge(self.preset_overrides(recipe, parent, _seen + (preset,)), own)
 
-    def validate(self, merged: dict) -> RunConfig:
-        """Validate a merged dict: the run sections, then ``model`` by the recipe's Config."""
+    def validate(self, merged: dict, *, cross_checks: bool = True) -> RunConfig:
+        """Validate a merged dict: the run sections and ``model`` (by the recipe's Config) together.
+
+        Every problem is reported at once, in one line; ``cross_checks=False`` skips the
+        recipe's ``validate_run`` (``show-config`` of a staged preset).
+        """
+        cls = self.recipe_class(merged.get("recipe", ""))
+        problems: list[str] = []
+        run = model = None
         try:
             run = RunConfig.model_validate(merged)
         except ValidationError as exc:
-            raise ConfigError(f"invalid config: {format_validation_error(exc)}") from None
-        cls = self.recipe_class(run.recipe)
+            problems.append(format_validation_error(exc, model=RunConfig))
         try:
-            model = cls.Config.model_validate(run.model)
+            model = cls.Config.model_validate(merged.get("model") or {})
         except ValidationError as exc:
-            raise ConfigError(f"invalid config: {format_validation_error(exc, prefix='model')}") from None
+            problems.append(format_validation_error(exc, prefix="model", model=cls.Config))
+        if problems:
+            count = sum(p.count("; ") + 1 for p in problems)
+            raise ConfigError(f"invalid config{f' ({count} problems)' if count > 1 else ''}: {'; '.join(problems)}")
+        assert run is not None and model is not None
         run.model = model.model_dump()
-        cls.validate_run(run)
+        if cross_checks:
+            cls.validate_run(run)
         return run
 
     def make_recipe(self, run: RunConfig) -> Recipe:

@@ -40,7 +40,7 @@ def test_parse_set_types():
 
 
 def test_unknown_field_names_dotted_path(engine):
-    with pytest.raises(ConfigError, match=r"trainer\.lrr: unknown field \(got 1\)"):
+    with pytest.raises(ConfigError, match=r"trainer\.lrr: unknown field \(did you mean lr\?\) \(got 1\)"):
         engine.resolve_config("toy", overrides=["trainer.lrr=1"])
     with pytest.raises(ConfigError, match=r"model\.widht: unknown field"):
         engine.resolve_config("toy", overrides=["model.widht=3"])
@@ -101,3 +101,15 @@ def test_preset_extends_another(engine):
     assert run.model["width"] == 2 and run.trainer.lr == 0.5 and run.trainer.max_steps == 3
     with pytest.raises(ConfigError, match="extends itself"):
         engine.resolve_config("toy", "loop")
+
+
+def test_every_config_error_is_reported_at_once(engine):
+    with pytest.raises(ConfigError) as err:
+        engine.resolve_config("toy", overrides=["trainer.lrr=1", "data.crop_sise=3", "trainer.max_steps=-1",
+                                                "model.widht=2"])
+    message = str(err.value)
+    assert "(4 problems)" in message and "\n" not in message
+    for part in ("trainer.lrr: unknown field (did you mean lr?)", "data.crop_sise: unknown field (did you mean "
+                 "crop_size?)", "trainer.max_steps: Input should be greater than 0", "model.widht: unknown field "
+                 "(did you mean width?)"):
+        assert part in message, message

@@ -13,6 +13,17 @@ from ..errors import DuplicateNameError, UnknownNameError
 T = TypeVar("T")
 
 
+def close_matches(name: str, candidates: Iterable[str], n: int = 5, cutoff: float = 0.6) -> list[str]:
+    """The candidates that look like a misspelling of ``name`` (the one place suggestions are computed)."""
+    return difflib.get_close_matches(name, list(candidates), n=n, cutoff=cutoff)
+
+
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 5, cutoff: float = 0.6) -> str:
+    """``" Did you mean: a, b?"`` for the candidates close to ``name``, or ``""``."""
+    close = close_matches(name, candidates, n, cutoff)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
 @dataclass(frozen=True)
 class Entry(Generic[T]):
     """One registered object and where it came from."""
@@ -111,10 +122,7 @@ class Registry(Generic[T]):
 
     def _unknown_message(self, name: str) -> str:
         known = self.list()
-        close = difflib.get_close_matches(name, known + list(self._aliases), n=5, cutoff=0.6)
-        msg = f"Unknown {self.kind} {name!r}."
-        if close:
-            msg += f" Did you mean: {', '.join(close)}?"
+        msg = f"Unknown {self.kind} {name!r}." + did_you_mean(name, known + list(self._aliases))
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
         msg += f" Installed: {shown or 'none'}"
         return msg

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pluggy
 
 from ..errors import DuplicateNameError, UnknownNameError
-from ._registry import Entry, Registry
+from ._registry import Entry, Registry, did_you_mean
 
 ROLES = ("generator", "discriminator", "encoder", "other")
 
@@ -39,12 +39,7 @@ class PresetRegistry(Registry[dict]):
         if key in self:
             return self.entry(key)
         names = [e.meta["preset"] for e in self.for_recipe(recipe)]
-        import difflib
-
-        close = difflib.get_close_matches(preset, names, n=5, cutoff=0.5)
-        msg = f"Unknown preset {preset!r} for recipe {recipe!r}."
-        if close:
-            msg += f" Did you mean: {', '.join(close)}?"
+        msg = f"Unknown preset {preset!r} for recipe {recipe!r}." + did_you_mean(preset, names, cutoff=0.5)
         msg += f" Available: {', '.join(names) or 'none'} (see `i2i list-presets`)"
         raise UnknownNameError(msg)
 
