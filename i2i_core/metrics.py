@@ -172,7 +172,8 @@ def _cached(key: tuple, build) -> nn.Module:
     if key not in _CACHE:
         for old in [k for k in _CACHE if k[0] == key[0]]:  # at most one network of each kind in memory
             del _CACHE[old]
-        _CACHE[key] = build()
+        with torch.random.fork_rng(devices=[]):  # their random init must not move the training RNG
+            _CACHE[key] = build()
     return _CACHE[key]
 
 
@@ -252,6 +253,8 @@ def lpips(net: nn.Module, pred: torch.Tensor, target: torch.Tensor) -> torch.Ten
         pred, target: (B, C, H, W), C = 1 or 3; returns (B,).
     """
     a, b = _rgb(pred.float().clamp(-1, 1)), _rgb(target.float().clamp(-1, 1))
+    if min(a.shape[-2:]) < 32:  # AlexNet's stride-4 conv and two poolings leave nothing of smaller images
+        raise MetricError(f"LPIPS (AlexNet) needs images of at least 32x32 pixels, got {tuple(a.shape[-2:])}")
     return net(a, b).reshape(a.shape[0])
 
 

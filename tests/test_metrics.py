@@ -134,6 +134,8 @@ def test_lpips_from_a_random_backbone_file(tmp_path):
     assert same.shape == (2,) and torch.allclose(same, torch.zeros(2), atol=1e-6) and bool((diff > 0).all())
     grey = M.lpips(net, a[:, :1], b[:, :1])  # one channel is repeated to three
     assert grey.shape == (2,) and bool((grey > 0).all())
+    with pytest.raises(M.MetricError, match="at least 32x32"):
+        M.lpips(net, a[..., :16, :16], b[..., :16, :16])
 
 
 def test_scores_json_is_valid_with_null_and_reason():
