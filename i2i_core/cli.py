@@ -210,16 +210,19 @@ def show_config(ctx: click.Context, recipe: str, preset: str | None, config_file
 @click.option("--resume", help="auto (continue --out if it holds a checkpoint) or a run folder/checkpoint")
 @click.option("--init-from", help="seed the networks from this run where names and sizes match")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--fast", is_flag=True, default=None,
+              help="trainer.profile=fast: what measures faster on this device (not bit-exact; see docs/speed.md)")
 @click.option("--device", help="auto, cpu, cuda or cuda:N")
 @click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
 @click.pass_context
 def run_cmd(ctx: click.Context, recipe: str, preset: str | None, data_root: str | None, config_file: str | None,
             sets: tuple[str, ...], out: str | None, resume: str | None, init_from: str | None,
-            precision: str | None, device: str | None, progress: bool | None) -> None:
+            precision: str | None, fast: bool | None, device: str | None, progress: bool | None) -> None:
     """Train RECIPE, then score the held-out split and write RUN/index.html."""
     overrides = list(sets)
     for key, value in (("data.root", data_root), ("trainer.init_from", init_from),
-                       ("trainer.precision", precision), ("trainer.device", device)):
+                       ("trainer.precision", precision), ("trainer.device", device),
+                       ("trainer.profile", "fast" if fast else None)):
         if value is not None:
             overrides.append(f"{key}={value}")
     result = _engine(ctx).run(recipe, preset, config_file=config_file, overrides=overrides, out=out,

@@ -71,6 +71,9 @@ class TrainerConfig(_Strict):
     lr_policy: Literal["linear", "linear_to_zero", "step", "cosine", "plateau"] = Field(
         "linear", description="linear: junyanz's lambda rule; linear_to_zero: pix2pixHD's (reaches 0 at the end)")
     lr_decay_iters: int = Field(50, gt=0, description="step policy: multiply by 0.1 every N epochs")
+    profile: Literal["exact", "fast"] = Field(
+        "exact", description="exact: the references' arithmetic; fast: what measures faster on this device "
+        "(bf16 where native, fused Adam, channels_last/compile where they pay; overrides those settings)")
     precision: Precision = Field("fp32", description="fp32, bf16 (autocast, CPU or CUDA) or fp16 (CUDA only)")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     seed: int = Field(0)

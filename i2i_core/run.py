@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import checkpoint as ckpt
+from . import profile as profiles
 from .atomic import remove_stale_temporaries
 from .config import RunConfig
 from .data import collate_same_size
@@ -202,6 +203,11 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
     except DataError:
         held_out = None
     rec.configure_dataset(train, "train")
+    if run.trainer.profile != "exact":  # decided on the real step budget (compile only pays back on long runs)
+        per_epoch = -(-len(train) // run.data.batch_size)
+        total = run.trainer.max_steps or max(1, run.trainer.n_epochs + run.trainer.n_epochs_decay) * per_epoch
+        chosen = profiles.choose(run.trainer, resolve_device(run.trainer.device), total)
+        run.trainer = profiles.apply(run.trainer, chosen)
     if held_out is not None:
         rec.configure_dataset(held_out, run.data.test_split)
     loggers = [engine.registries.loggers.build(name, run_dir=out_dir, config=run) for name in run.trainer.loggers]

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import torch
 
 from . import checkpoint as ckpt
+from . import profile as profiles
 from .atomic import atomic_write_json, atomic_write_text, finite_json
 from .config import RunConfig, TrainerConfig
 from .data import make_loader, to_device
@@ -91,6 +92,8 @@ class Trainer:
         self.device = resolve_device(self.cfg.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
+        self.profile = profiles.choose(self.cfg, self.device, self.cfg.max_steps)
+        self.cfg = profiles.apply(self.cfg, self.profile)
         self.precision = resolve_precision(self.cfg.precision, self.device)
         self.schedule = LRSchedule(self.cfg)
         self.step = 0
@@ -139,6 +142,8 @@ class Trainer:
             net.to(self.device)
             if self.cfg.channels_last:
                 net.to(memory_format=torch.channels_last)
+        if self.cfg.fused_optimizer:
+            _use_fused_kernels(recipe.optimizers.values())
         if self.dist.enabled:
             for net in recipe.nets.values():
                 broadcast_module(net)
@@ -386,6 +391,8 @@ class Trainer:
             ctx.skipped = getattr(self, "_skipped_at_resume", 0)
             self._step_ctx = ctx
             with self.stop_request:
+                if self.profile.name != "exact":
+                    self.log(self.profile.summary())
                 self.pm.hook.before_train(trainer=self)
                 self._rate = (time.perf_counter(), self.step)
                 self._loop(recipe, loader, sampler, ctx, sample_batch)
@@ -514,6 +521,17 @@ class Trainer:
         title = f"i2i run: {self.run_config.recipe if self.run_config else type(self.recipe).__name__}"
         return write_index(self.out_dir, title, [("Held-out translations", rel("eval")),
                                                   ("Samples during training", rel("samples")[-5:][::-1])], metrics)
+
+
+def _use_fused_kernels(optimizers: Iterable[torch.optim.Optimizer]) -> None:
+    """Switch Adam/AdamW built without ``fused`` to their fused kernels (the fast profile decides after the
+    recipe built its optimizers); others keep their ``foreach`` path."""
+    for opt in optimizers:
+        if not isinstance(opt, (torch.optim.Adam, torch.optim.AdamW)):
+            continue
+        for group in opt.param_groups:
+            if not group.get("differentiable") and all(p.is_floating_point() for p in group["params"]):
+                group["fused"], group["foreach"] = True, False
 
 
 def _to_floats(values: list[torch.Tensor]) -> list[float]:
