@@ -378,7 +378,7 @@ def _scores_table(metrics: Mapping[str, Any]) -> str:
             + "</table>" + note_html)
 
 
-def _history_table(records: list[dict]) -> str:
+def _history_table(records: list[dict], best_step: int | None = None) -> str:
     if not records:
         return ""
     keys = [k for k in _METRIC_ORDER if any(k in r for r in records)]
@@ -386,7 +386,7 @@ def _history_table(records: list[dict]) -> str:
     body = []
     for r in records:
         cells = "".join(f"<td>{r[k]:.4f}</td>" if isinstance(r.get(k), (int, float)) else "<td></td>" for k in keys)
-        star = " ★" if r.get("best") else ""
+        star = " ★ best" if best_step is not None and r.get("step") == best_step else ""
         body.append(f"<tr><td>{r.get('step', '')}{star}</td>{cells}</tr>")
     return f"<table><tr><th>step</th>{head}</tr>{''.join(body)}</table>"
 
@@ -413,6 +413,34 @@ def _summary(run_dir: Path, config: dict, records: list[dict]) -> str:
     if d:
         parts.append(f"crop {d.get('crop_size')} px, batch {d.get('batch_size')}")
     return "<p class='meta'>" + " · ".join(parts) + "</p>" if parts else ""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _checkpoint_links(run_dir: Path, best: dict) -> str:
+    """Pointer files (``latest.json``, ``best.json`` with its score) and each kept checkpoint's files."""
+    folder = run_dir / "checkpoints"
+    if not folder.is_dir():
+        return ""
+    items = []
+    for p in sorted(folder.iterdir()):
+        files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.is_file())
+        for f in files:
+            rel = str(f.relative_to(run_dir))
+            extra = ""
+            if f.name == "best.json" and best:
+                extra = f" (step {best.get('step')}, {best.get('metric')} {best.get('score')})"
+            elif f.name.endswith(".json"):
+                extra = f" (step {_read_json(f).get('step')})"
+            items.append(f"<li><a href='{html.escape(rel)}'>{html.escape(rel)}</a>{html.escape(extra)} "
+                         f"<span class='note'>{os.path.getsize(f) / 2**20:.2f} MiB</span></li>")
+    return "".join(items)
 
 
 def default_sections(run_dir: str | Path) -> list[tuple[str, list[str]]]:
@@ -461,7 +489,8 @@ def write_index(run_dir: str | Path, title: str, sections: Iterable[tuple[str, l
     table = _scores_table(metrics) if metrics else ""
     if table:
         parts.append("<h2>Held-out scores</h2>" + table)
-    history = _history_table(read_jsonl(run_dir / "eval.jsonl"))
+    best = _read_json(run_dir / "checkpoints" / "best.json")
+    history = _history_table(read_jsonl(run_dir / "eval.jsonl"), best.get("step"))
     if history:
         parts.append("<h2>Evaluations during training</h2>" + history)
     fig = loss_figure(records)
@@ -475,11 +504,8 @@ def write_index(run_dir: str | Path, title: str, sections: Iterable[tuple[str, l
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         for rel in images:
             parts.append(f"<figure>{_img(run_dir, rel)}<figcaption>{html.escape(rel)}</figcaption></figure>")
-    ckpts = sorted((run_dir / "checkpoints").glob("*")) if (run_dir / "checkpoints").is_dir() else []
-    if ckpts:
-        links = "".join(f"<li><a href='{html.escape(str(p.relative_to(run_dir)))}'>{html.escape(p.name)}</a> "
-                        f"<span class='note'>{os.path.getsize(p) / 2**20:.1f} MiB</span></li>" for p in ckpts
-                        if p.is_file())
+    links = _checkpoint_links(run_dir, best)
+    if links:
         parts.append(f"<h2>Checkpoints</h2><ul>{links}</ul>")
     if config:
         parts.append("<h2>Configuration</h2><details><summary>resolved config (config.json)</summary>"

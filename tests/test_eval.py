@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 from click.testing import CliRunner
-from toy import ToyPlugin, toy_items
 
 from i2i_core import Engine
 from i2i_core import metrics as M
 from i2i_core.evaluate import evaluate
+from toy import ToyPlugin, toy_items
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy import ToyPlugin, toy_items
 
 from i2i_core import Engine, Trainer, hookimpl
 from i2i_core.registry.plugins import make_plugin_manager
+from toy import ToyPlugin, toy_items
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import csv_logger  # noqa: E402

@@ -12,8 +12,16 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i_core.report import (default_sections, loss_figure, nice_ticks, plot_losses, save_grid, smooth,
-                             write_index, write_metrics_json)
+from i2i_core.report import (
+    default_sections,
+    loss_figure,
+    nice_ticks,
+    plot_losses,
+    save_grid,
+    smooth,
+    write_index,
+    write_metrics_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +35,13 @@ def _run_folder(tmp_path: Path, n_records: int = 30) -> Path:
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
     (run / "checkpoints").mkdir()
-    (run / "checkpoints" / "latest.json").write_text("{}")
+    (run / "checkpoints" / "latest.json").write_text('{"step": 300, "dir": "step_0000300"}')
+    (run / "checkpoints" / "best.json").write_text('{"step": 200, "dir": "step_0000200", "metric": "psnr", "score": 21}')
+    (run / "checkpoints" / "step_0000300").mkdir()
+    (run / "checkpoints" / "step_0000300" / "model.safetensors").write_bytes(b"0" * 1024)
+    with open(run / "eval.jsonl", "w") as fh:
+        fh.write(json.dumps({"step": 100, "psnr": 19.0, "fid": None}) + "\n")
+        fh.write(json.dumps({"step": 200, "psnr": 21.0, "fid": None}) + "\n")
     (run / "config.json").write_text(json.dumps({"recipe": "cyclegan", "preset": "demo",
                                                  "trainer": {"precision": "fp32", "device": "cpu"},
                                                  "data": {"batch_size": 2, "crop_size": 32}}))
@@ -80,7 +94,9 @@ def test_page_names_columns_shows_scores_config_and_checkpoints(tmp_path):
     assert "PSNR ↑" in text and "class='better'>20.5000" in text and "12.0000" in text
     assert "FID ↓" in text and "n/a" in text and "needs at least 2" in text
     assert "<details>" in text and "&quot;recipe&quot;: &quot;cyclegan&quot;" in text
-    assert "checkpoints/latest.json" in text and "i2i run cyclegan" in text
+    assert "checkpoints/latest.json</a> (step 300)" in text and "checkpoints/step_0000300/model.safetensors" in text
+    assert "(step 200, psnr 21)" in text and "200 ★ best" in text and "21.0000" in text
+    assert "i2i run cyclegan" in text
     assert "eval/heldout.png" in text and "samples/step_0000300.png" in text
     assert "300</b> steps" in text and "wall time <b>60 s</b>" in text and "10.00</b> images/s" in text
     assert "width='" in text and "image-rendering:pixelated" in text

@@ -11,6 +11,7 @@ import torch
 pytest.importorskip("tensorboard")
 
 import i2i_tensorboard  # noqa: E402
+
 from i2i_core import ConfigError, Engine  # noqa: E402
 from i2i_core.registry.plugins import make_plugin_manager  # noqa: E402
 
