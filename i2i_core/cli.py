@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .engine import Engine
-from .errors import DataError, I2IError, TrainingInterrupted
+from .errors import I2IError, TrainingInterrupted
 
 KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 console = Console()
 
 
@@ -240,19 +237,6 @@ def run_cmd(ctx: click.Context, recipe: str, preset: str | None, data_root: str 
 
 
 # --- inference and conversion ---------------------------------------------------------
-
-
-def _collect_inputs(spec: str) -> list[Path]:
-    p = Path(spec)
-    if p.is_file():
-        files = [p]
-    elif p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-    else:
-        files = sorted(Path(f) for f in glob.glob(spec) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"--input {spec}: no images found (expected an image file, a folder of images or a glob)")
-    return files
 
 
 def _bytes(text: str | None) -> int | None:
