@@ -177,3 +177,14 @@ def test_bad_tile_and_resize_values_are_one_line(engine, runs, tmp_path: Path) -
                             (["--tile", "lots"], "--tile")):
         result = _invoke(engine, *base, *extra)
         assert result.exit_code != 0 and expected in result.output and "Traceback" not in result.output
+
+
+def test_auto_tile_under_a_memory_budget(engine, runs, tmp_path: Path) -> None:
+    _rgb(tmp_path / "a.png", 200, 136)
+    base = ["--checkpoint", str(runs["rgb"]), "--input", str(tmp_path / "a.png")]
+    assert _invoke(engine, *base, "--output", str(tmp_path / "one")).exit_code == 0
+    result = _invoke(engine, *base, "--output", str(tmp_path / "auto"), "--tile", "auto", "--max-memory", "8MiB")
+    assert result.exit_code == 0, result.output
+    one, auto = (np.asarray(Image.open(tmp_path / d / "a.png")).astype(int) for d in ("one", "auto"))
+    assert one.shape == auto.shape == (136, 200, 3)
+    assert np.abs(one - auto).max() <= 1
