@@ -49,6 +49,12 @@ def benchmarks(session: nox.Session) -> None:
     _install(session)
     session.run("python", "benchmarks/train_step.py", *session.posargs)
     session.run("python", "benchmarks/synth_speed.py")
+    # inference: tiled vs one pass (memory, what tiling changes per norm), batching, weight loading, ONNX parity
+    session.run("python", "benchmarks/tiled_inference.py", "memory")
+    session.run("python", "benchmarks/tiled_inference.py", "norms")
+    session.run("python", "benchmarks/translate_throughput.py")
+    session.run("python", "benchmarks/safetensors_load.py")
+    session.run("python", "benchmarks/onnx_parity.py")
 
 
 @nox.session
