@@ -39,13 +39,23 @@ class EMA:
         self.live = nets
         self.shadow = {name: copy.deepcopy(net).requires_grad_(False) for name, net in nets.items()}
 
+    def decay_at(self, step: int) -> float:
+        """The decay used after ``step`` optimizer steps: ``min(decay, (1 + step) / (10 + step))``.
+
+        Without this warm-up the average of a short run would still hold mostly the random
+        initial weights (0.999 ** 500 = 0.61 of them after 500 steps).
+        """
+        return min(self.decay, (1.0 + step) / (10.0 + step))
+
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, step: int | None = None) -> None:
+        """Fold the live weights in (``step``: the number of steps done, for the warm-up; None: no warm-up)."""
+        decay = self.decay if step is None else self.decay_at(step)
         for name, net in self.live.items():
             shadow = self.shadow[name]
             ema_params = [p for p in shadow.parameters()]
             live_params = [p.detach() for p in net.parameters()]
-            torch._foreach_lerp_(ema_params, live_params, 1.0 - self.decay)
+            torch._foreach_lerp_(ema_params, live_params, 1.0 - decay)
             for b_ema, b in zip(shadow.buffers(), net.buffers(), strict=True):
                 b_ema.copy_(b)
 

@@ -16,9 +16,17 @@ from .errors import ConfigError
 __all__ = ["check_channels", "register_presets"]
 
 
+#: decay of the generator average in the ``<preset>_ema`` family (about the last 1000 steps)
+EMA_DECAY = 0.999
+
+
 def register_presets(register: Callable[..., None], recipe: str,
-                     presets: Mapping[str, tuple[dict[str, Any], str]]) -> None:
+                     presets: Mapping[str, tuple[dict[str, Any], str]], *, ema_family: bool = True) -> None:
     """Register a plugin's preset table from its ``register_presets`` hook.
+
+    With ``ema_family`` every preset ``NAME`` also gets ``NAME_ema``: the same run keeping an
+    exponential moving average of the generators (``trainer.ema_decay`` = :data:`EMA_DECAY`),
+    which ``translate`` and ``eval`` then use. The reference presets themselves stay EMA-free.
 
     Args:
         register: the hook's ``register(recipe, name, overrides, description=)``.
@@ -32,6 +40,9 @@ def register_presets(register: Callable[..., None], recipe: str,
     """
     for name, (overrides, description) in presets.items():
         register(recipe, name, overrides, description=description)
+        if ema_family and not name.endswith("_ema") and f"{name}_ema" not in presets:
+            register(recipe, f"{name}_ema", {"extends": name, "trainer": {"ema_decay": EMA_DECAY}},
+                     description=f"{name} + generator EMA (decay {EMA_DECAY}) used by translate/eval")
 
 
 def check_channels(images: torch.Tensor, config: Any, field: str, what: str) -> None:

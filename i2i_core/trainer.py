@@ -21,12 +21,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
+import pluggy
 import torch
 
 from . import checkpoint as ckpt
+from . import defaults
 from . import profile as profiles
+from . import progress as progress_plugin
 from .atomic import atomic_write_json, atomic_write_text, finite_json
 from .config import RunConfig, TrainerConfig
 from .data import make_loader, to_device
@@ -37,10 +40,14 @@ from .errors import CheckpointError, ConfigError, DivergenceError, RunPathError,
 from .evaluate import evaluate, side_effect_free
 from .metrics import is_better
 from .precision import resolve_device, resolve_precision
-from .recipe import BuildContext, Recipe, StepContext
+from .recipe import Recipe, StepContext
+from .registry.plugins import make_plugin_manager
 from .report import append_jsonl, plot_losses, read_jsonl, save_grid, write_index
 from .schedule import LRSchedule
 from .signals import StopRequest
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 _OPTIMIZER_STATEFUL = ("params", "lr", "initial_lr")
 
@@ -61,7 +68,9 @@ class Trainer:
     Args:
         cfg: the trainer section of the run config.
         out_dir: run folder for checkpoints, samples, logs and ``index.html`` (None: write nothing).
-        engine: plugin host whose lifecycle hooks are called (default: a fresh one with installed plugins).
+        plugins: the plugin manager whose lifecycle hooks are called (default: one holding only the hook
+            specs and the core's default plugins: installed plugins are the caller's to load).
+        engine: convenience for ``plugins=engine.pm``.
         callbacks: per-run objects with ``@hookimpl`` lifecycle methods.
         run_config: the resolved run config saved with the checkpoints.
         progress: show the rich progress bar (None: only when stdout is a terminal).
@@ -71,19 +80,18 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainerConfig | None = None, out_dir: str | Path | None = None, *,
-                 engine: Any = None, callbacks: Iterable[object] = (), run_config: RunConfig | None = None,
+                 plugins: pluggy.PluginManager | None = None, engine: Engine | None = None,
+                 callbacks: Iterable[object] = (), run_config: RunConfig | None = None,
                  progress: bool | None = None, batch_size: int | None = None, num_workers: int = 0) -> None:
         self.cfg = cfg or TrainerConfig()
         self.dist = init_from_env("cuda" if self.cfg.device.startswith("cuda") or (
             self.cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
         # only rank 0 writes files; the others train on their shard of every batch
         self.out_dir = Path(out_dir) if out_dir is not None and self.dist.is_main else None
-        if engine is None:
-            from .engine import Engine
-
-            engine = Engine(warn=False)
-        self.engine = engine
-        self.pm = engine.pm
+        if plugins is None:  # never an Engine: the trainer relays hooks, it does not load plugins
+            plugins = engine.pm if engine is not None else make_plugin_manager(
+                autoload=False, default_plugins=(defaults, progress_plugin))[0]
+        self.pm = plugins
         self.callbacks = list(callbacks)
         self.run_config = run_config
         self.progress = progress
@@ -133,11 +141,8 @@ class Trainer:
 
     def _prepare(self, recipe: Recipe, resuming: bool = False) -> None:
         if not recipe.nets:
-            data_cfg = self.run_config.data if self.run_config else None
-            from .config import DataConfig
-
-            ctx = BuildContext(self.engine.registries, self.cfg, data_cfg or DataConfig(), self.device)
-            recipe.setup(ctx)
+            raise ConfigError(f"recipe {recipe.name or type(recipe).__name__!r} has no networks: build it before "
+                              f"fit (engine.build_recipe(run), or recipe.setup(BuildContext(...)))")
         for net in recipe.nets.values():
             net.to(self.device)
             if self.cfg.channels_last:
@@ -432,7 +437,7 @@ class Trainer:
                     raw = recipe.training_step(batch, ctx)
                 self.precision.scaler.update()  # once per iteration, after every optimizer stepped
                 if self.ema is not None:
-                    self.ema.update()
+                    self.ema.update(self.step)
                 self.step += 1
                 logs = self.guard.observe(self.step, raw)
                 self.last_logs = logs

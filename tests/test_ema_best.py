@@ -37,6 +37,7 @@ def test_ema_follows_the_lerp_rule_without_host_sync():
         net.weight.add_(1.0)
     ema.update()
     assert torch.allclose(ema.shadow["G"].weight, 0.9 * before + 0.1 * net.weight)
+    assert ema.decay_at(0) == pytest.approx(0.1) and ema.decay_at(10**6) == 0.9  # warm-up, then the set decay
 
 
 def test_ema_is_saved_and_resumes_bit_for_bit(engine, tmp_path):
