@@ -14,11 +14,15 @@ class ToyConfig(RecipeConfig):
     #: steps whose loss is NaN (divergence tests); from ``nan_from`` on, every step's is
     nan_steps: list[int] = []
     nan_from: int = 0
+    norm: str = "batch"
 
 
-def toy_generator(input_nc: int = 3, output_nc: int = 3, width: int = 4, dropout: float = 0.0) -> nn.Module:
-    """Two convs with batch norm (so that running statistics exist) and optional dropout."""
-    return nn.Sequential(nn.Conv2d(input_nc, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+def toy_generator(input_nc: int = 3, output_nc: int = 3, width: int = 4, dropout: float = 0.0,
+                  norm: str = "batch") -> nn.Module:
+    """Two convs with batch norm (so that running statistics exist; or instance norm) and optional dropout."""
+    layer = nn.BatchNorm2d(width) if norm == "batch" else nn.InstanceNorm2d(width, affine=True)
+    # a bias before instance norm is cancelled: its gradient is rounding noise, which Adam scales up to lr-sized steps
+    return nn.Sequential(nn.Conv2d(input_nc, width, 3, padding=1, bias=norm == "batch"), layer, nn.ReLU(),
                          nn.Dropout(dropout), nn.Conv2d(width, output_nc, 3, padding=1), nn.Tanh())
 
 
@@ -27,7 +31,7 @@ class ToyRecipe(Recipe):
     Config = ToyConfig
 
     def build(self, ctx):
-        g = ctx.architecture("toy_g", width=self.config.width, dropout=self.config.dropout)
+        g = ctx.architecture("toy_g", width=self.config.width, dropout=self.config.dropout, norm=self.config.norm)
         return Modules(nets={"G": g}, optimizers={"G": ctx.optimizer(g.parameters())})
 
     def training_step(self, batch, step):
