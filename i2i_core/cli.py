@@ -1,28 +1,89 @@
-"""The ``i2i`` command line."""
+"""The ``i2i`` command line.
+
+It answers ``--help`` and ``--version`` without importing torch: this module imports click and the
+standard library only; the Engine (plugins, torch) is built when a command needs it, and rich is
+imported when something is printed. First-party commands of plugins are listed through the
+``i2i.commands`` entry points (modules that import click only); commands that a third-party plugin
+adds only through the ``register_commands`` hook are loaded when their name is asked for.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from .engine import Engine
 from .errors import I2IError, TrainingInterrupted
 
+if TYPE_CHECKING:
+    from rich.table import Table as RichTable
+
+    from .engine import Engine
+
 KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets")
-console = Console()
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
+#: entry-point group of plugin commands listed without loading plugins: ``name = "module:add_commands"``,
+#: ``add_commands(cli: click.Group)`` adding the commands, its module importing click only
+COMMANDS_GROUP = "i2i.commands"
+
+
+class _Console:
+    """rich's Console, created on first use: importing rich is a cost ``i2i --help`` need not pay."""
+
+    _real: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if _Console._real is None:
+            from rich.console import Console
+
+            _Console._real = Console()
+        return getattr(_Console._real, name)
+
+
+console = _Console()
+
+
+def Table(*args: Any, **kwargs: Any) -> RichTable:  # noqa: N802 - stands in for rich's class, imported late
+    """``rich.table.Table``, imported on first use (start-up time)."""
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+class _State(dict):  # type: ignore[type-arg]
+    """The click context object: ``obj["engine"]`` is the one Engine of this call, built on first use.
+
+    Plugin commands read it with ``ctx.find_object(dict)["engine"]`` as before; commands that
+    never ask (``--help``, ``--version``, ``data synth``) never load the plugins or torch.
+    """
+
+    def __missing__(self, key: str) -> Any:
+        if key != "engine":
+            raise KeyError(key)
+        from .engine import Engine  # here, not at the top: torch and every plugin load with it
+
+        self["engine"] = engine = Engine()
+        return engine
+
+    def __contains__(self, key: object) -> bool:
+        return key == "engine" or super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
 
 def _engine(ctx: click.Context) -> Engine:
     obj = ctx.ensure_object(dict)
-    if "engine" not in obj:
-        obj["engine"] = Engine()
-    return obj["engine"]
+    try:
+        return obj["engine"]
+    except KeyError:  # a plain dict (CliRunner without obj=): build the Engine as _State would
+        obj["engine"] = _State()["engine"]
+        return obj["engine"]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -34,13 +95,85 @@ def _one_line(exc: BaseException) -> str:
     return text
 
 
-class _Group(click.Group):
-    """Turns errors into one ``Error: ...`` line and an exit code, never a traceback.
+def _plugin_allowed(name: str) -> bool:
+    """The plugin filters of the loader (``I2I_LOAD_PLUGINS``, ``I2I_DISABLE_PLUGINS``) for a command entry point."""
+    def names(var: str) -> set[str] | None:
+        raw = os.environ.get(var)
+        return None if raw is None else {item.strip() for item in raw.split(",") if item.strip()}
 
-    :class:`I2IError` -> 1; filesystem errors -> 1 naming the file; Ctrl-C/SIGTERM during
+    allow, deny = names("I2I_LOAD_PLUGINS"), names("I2I_DISABLE_PLUGINS") or set()
+    return name not in deny and (allow is None or name in allow)
+
+
+def _add_broken(group: click.Group, name: str, what: str, message: str) -> None:
+    @group.command(f"broken-{name}", help=f"† plugin {name} failed to add its commands")
+    def _broken() -> None:
+        raise click.ClickException(f"plugin {name} failed to add its commands ({what}): {message}")
+
+
+class _Group(click.Group):
+    """The ``i2i`` group: plugin commands found lazily; errors as one ``Error: ...`` line and an exit code.
+
+    Commands: the core's, then those of the ``i2i.commands`` entry points (loaded on the first
+    listing or look-up, cheap), then, only for a name still unknown, those that plugins add
+    through the ``register_commands`` hook (this builds the Engine, i.e. imports torch).
+
+    Errors: :class:`I2IError` -> 1; filesystem errors -> 1 naming the file; Ctrl-C/SIGTERM during
     training -> 130/143 after the trainer saved; anything else -> 1 with the exception's
     type and message. ``I2I_DEBUG=1`` shows the traceback instead.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.static_loaded = False
+        self.hooks_loaded = False
+        #: plugin (entry-point) name -> the commands it added, for ``i2i plugins``
+        self.command_sources: dict[str, list[str]] = {}
+
+    def load_static_commands(self) -> None:
+        """Add the commands of the ``i2i.commands`` entry points (once)."""
+        if self.static_loaded:
+            return
+        self.static_loaded = True
+        for ep in sorted(md.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+            if not _plugin_allowed(ep.name):
+                continue
+            before = set(self.commands)
+            try:
+                ep.load()(self)
+            except Exception as exc:  # one broken plugin must not take the CLI down
+                if os.environ.get("I2I_STRICT_PLUGINS") == "1":
+                    raise
+                _add_broken(self, ep.name, f"entry point {ep.value}", f"{type(exc).__name__}: {exc}")
+            self.command_sources[ep.name] = sorted(set(self.commands) - before)
+
+    def load_hook_commands(self, engine: Engine) -> None:
+        """Add the commands of the ``register_commands`` hook (once), skipping plugins listed statically."""
+        if self.hooks_loaded:
+            return
+        self.hooks_loaded = True
+        self.load_static_commands()
+        for impl in reversed(engine.pm.hook.register_commands.get_hookimpls()):
+            if impl.plugin_name in self.command_sources:
+                continue  # its i2i.commands entry point already added the same commands
+            before = set(self.commands)
+            try:
+                impl.function(self)
+            except Exception as exc:  # a broken plugin's commands must not take the CLI down
+                _add_broken(self, impl.plugin_name, "register_commands", f"{type(exc).__name__}: {exc}")
+            self.command_sources[impl.plugin_name] = sorted(set(self.commands) - before)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_static_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self.load_static_commands()
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and not self.hooks_loaded and not ctx.resilient_parsing:
+            self.load_hook_commands(_engine(ctx))  # a third-party command: only the Engine knows it
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
 
     def invoke(self, ctx: click.Context) -> Any:
         if os.environ.get("I2I_DEBUG"):
@@ -64,7 +197,9 @@ class _Group(click.Group):
             raise click.ClickException(f"{type(exc).__name__}: {_one_line(exc)} (set I2I_DEBUG=1 for the traceback)") from None
 
 
-@click.group(name="i2i", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="i2i", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Commands that a plugin adds only through its register_commands hook are not listed here; "
+                    "`i2i plugins` lists them.")
 @click.version_option(package_name="i2i-core")
 def cli() -> None:
     """GAN image-to-image translation: pix2pix, pix2pixHD, CycleGAN and plugins."""
@@ -87,9 +222,9 @@ def list_models(ctx: click.Context, pattern: str, kind: str, as_json: bool) -> N
         e = reg.entry(name)
         row = {"name": name, "plugin": e.plugin, "description": e.description}
         if kind == "architectures":
-            row["role"] = e.meta.get("role")
+            row["role"] = e.role
         if kind == "recipes":
-            row["presets"] = [p.meta["preset"] for p in regs.presets.for_recipe(name)]
+            row["presets"] = [p.preset for p in regs.presets.for_recipe(name)]
         rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -111,8 +246,8 @@ def list_presets(ctx: click.Context, recipe: str | None, as_json: bool) -> None:
     regs = _engine(ctx).registries
     if recipe:
         regs.recipes.entry(recipe)  # did-you-mean on a typo
-    entries = [e for e in regs.presets.entries() if recipe in (None, e.meta["recipe"])]
-    rows = [{"recipe": e.meta["recipe"], "preset": e.meta["preset"], "plugin": e.plugin,
+    entries = [e for e in regs.presets.entries() if recipe in (None, e.recipe)]
+    rows = [{"recipe": e.recipe, "preset": e.preset, "plugin": e.plugin,
              "description": e.description} for e in entries]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -137,9 +272,14 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     for reg in regs.kinds().values():
         for e in reg.entries():
             provided.setdefault(e.plugin or "?", []).append(f"{reg.kind}:{e.name}")
+    root = ctx.find_root().command
+    if isinstance(root, _Group):  # which plugin added which command (entry points and the hook)
+        root.load_hook_commands(eng)
+        for name, commands in root.command_sources.items():
+            provided.setdefault(name, []).extend(f"command:{c}" for c in commands)
     rows = []
     for name, plugin in eng.pm.list_name_plugin():
-        dist, version = eng.loaded.get(name, ("i2i-core", "") if not name.startswith("i2i_core") else ("i2i-core", ""))
+        dist, version = eng.loaded.get(name, ("i2i-core", ""))
         if name not in eng.loaded and not show_all:
             continue
         hooks = sorted(h.name for h in (eng.pm.get_hookcallers(plugin) or []))
@@ -173,12 +313,23 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @click.pass_context
 def show_config(ctx: click.Context, recipe: str, preset: str | None, config_file: str | None,
                 sets: tuple[str, ...], as_json: bool) -> None:
-    """Print the fully merged config of RECIPE (with --preset/--config/--set applied)."""
+    """Print the fully merged config of RECIPE (with --preset/--config/--set applied).
+
+    Any preset is shown, also one that cannot run as it is (a staged pix2pixHD preset needs
+    trainer.init_from): a note then says what it needs.
+    """
     eng = _engine(ctx)
-    run = eng.resolve_config(recipe, preset, config_file, list(sets))
+    run = eng.resolve_config(recipe, preset, config_file, list(sets), cross_checks=False)
+    try:
+        eng.recipe_class(recipe).validate_run(run)
+        needs = None
+    except I2IError as exc:
+        needs = _one_line(exc)
     data = run.model_dump()
     if as_json:
         click.echo(json.dumps(data, indent=2))
+        if needs:
+            click.echo(f"note: to run, this config needs: {needs}", err=True)
         return
     from .config import DataConfig, TrainerConfig
 
@@ -192,6 +343,8 @@ def show_config(ctx: click.Context, recipe: str, preset: str | None, config_file
             field = docs[section].get(key)
             table.add_row(f"{section}.{key}", json.dumps(value), (field.description or "") if field else "")
     console.print(table)
+    if needs:
+        click.echo(f"note: to run, this config needs: {needs}")
 
 
 # --- training -----------------------------------------------------------------------
@@ -431,23 +584,20 @@ def eval_cmd(ctx: click.Context, checkpoint: str, data_root: str | None, split: 
 # --- entry point ----------------------------------------------------------------------
 
 
-def _add_plugin_commands(engine: Engine) -> None:
+def _add_plugin_commands(engine: Engine, group: click.Group | None = None) -> None:
+    """Add every plugin's commands to ``group`` (default: ``cli``): entry points, then the hook."""
+    target = cli if group is None else group
+    if isinstance(target, _Group):
+        target.load_hook_commands(engine)
+        return
     for impl in reversed(engine.pm.hook.register_commands.get_hookimpls()):
-        try:
-            impl.function(cli)
-        except Exception as exc:  # a broken plugin's commands must not take the CLI down
-            name, message = impl.plugin_name, f"{type(exc).__name__}: {exc}"
-
-            @cli.command(f"broken-{name}", help=f"† plugin {name} failed to add its commands")
-            def _broken(name: str = name, message: str = message) -> None:
-                raise click.ClickException(f"plugin {name} failed to add its commands: {message}")
+        impl.function(target)
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console entry point: build the engine, add plugin commands, run with one-line errors."""
-    from rich.traceback import install
+    """Console entry point: parse, then build the Engine only if the command needs it."""
+    if os.environ.get("I2I_DEBUG"):  # rich tracebacks only when asked for (importing rich costs start-up time)
+        from rich.traceback import install
 
-    install(suppress=[click], show_locals=False)
-    engine = Engine()
-    _add_plugin_commands(engine)
-    return cli.main(args=argv, obj={"engine": engine}, prog_name="i2i")
+        install(suppress=[click], show_locals=False)
+    return cli.main(args=argv if argv is not None else sys.argv[1:], obj=_State(), prog_name="i2i")

@@ -3,26 +3,42 @@
 How to write a recipe
 =====================
 
-A recipe is a subclass of :class:`Recipe` with:
+A recipe is a subclass of :class:`Recipe`. Its whole surface, and who uses each member:
 
-* ``name`` – the registry name (``i2i run NAME``);
-* ``Config`` – a pydantic model of the recipe's ``model.*`` options, with
-  ``extra="forbid"`` so that typos are errors;
-* ``defaults`` – optional nested overrides of the ``data``/``trainer`` sections
-  that this recipe needs by default (e.g. ``{"data": {"dataset": "unaligned"}}``);
-* ``build(ctx)`` – create the networks (``ctx.architecture(...)``), losses and
-  optimizers (``ctx.optimizer(params)``) and return them as a :class:`Modules`;
-* ``training_step(batch, step)`` – one iteration: forwards, then
-  ``step.backward(loss)`` and ``step.optimizer_step(opt)`` for every update, in
-  the order the reference uses; returns the losses as ``{name: float}``;
-* ``sample(batch)`` – images to show, ``{name: (B, C, H, W) tensor in [-1, 1]}``;
-* ``translate(batch)`` – inference output for ``i2i translate``.
+=========================  =======================  ============================================================
+member                     called / read by         what it is
+=========================  =======================  ============================================================
+``name``                   registry, messages       the registry name (``i2i run NAME``)
+``Config``                 config resolution        pydantic model of the ``model.*`` options (``extra="forbid"``)
+``defaults``               config resolution        nested overrides of ``data``/``trainer`` this recipe needs
+``inference``              translate, export        an :class:`Inference`: reader, folder and input key
+``validate_run(run)``      config resolution        cross-section checks of a :class:`~i2i_core.RunConfig`
+``build(ctx)``             ``setup``                networks, losses, optimizers -> :class:`Modules` (implement)
+``training_step(b, s)``    trainer                  one iteration; returns the losses (implement)
+``translate(batch)``       translate, sample, eval  the output batch in [-1, 1] (implement)
+``sample(batch)``          trainer, eval grids      images to show: input, output, target
+``evaluation_pair(b)``     evaluate                 ``(prediction, target, identity or None)``
+``configure_dataset``      run, translate, eval     adapt a freshly built reader (grayscale, size multiple)
+``inference_nets()``       checkpoint loading, EMA  networks ``translate`` needs
+``state_dict()``           trainer (checkpoints)    extra training state (image pools)
+``load_state_dict(s)``     trainer (resume)         restore it
+``on_epoch_start(e)``      trainer                  per-epoch changes (pix2pixHD's ``niter_fix_global``)
+``setup(ctx)``             ``Engine.build_recipe``  ``build`` and keep ``nets``/``optimizers``
+``config``                 the recipe itself        the validated ``Config`` instance
+``nets``, ``optimizers``   trainer, checkpoints     what ``build`` returned
+``run_dir``                the recipe itself        folder of the loaded run (files beside it), else None
+=========================  =======================  ============================================================
+
+``evaluation_pairs(batch)`` (``{direction: pair}``) may replace ``evaluation_pair`` for a recipe
+that translates both ways (CycleGAN); :mod:`i2i_core.evaluate` looks for it.
 
 The trainer runs ``training_step`` under autocast and owns the grad scaler, so a
 recipe never mentions precision: ``step.backward`` scales, ``step.optimizer_step``
 unscales and steps, and the trainer updates the scaler once per iteration after
-every optimizer stepped. State that is neither a network nor an optimizer (image
-pools) goes through ``state_dict``/``load_state_dict`` so that ``--resume`` restores it.
+every optimizer stepped. ``training_step`` returns its losses as numbers read off
+the device once (:func:`losses_as_floats`). State that is neither a network nor an
+optimizer (image pools) goes through ``state_dict``/``load_state_dict`` so that
+``--resume`` restores it.
 
 Example:
     >>> class Copy(Recipe):
@@ -39,14 +55,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping
 
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
+from .distributed import all_reduce_gradients
+
 if TYPE_CHECKING:
-    from .config import DataConfig, TrainerConfig
+    from .config import DataConfig, RunConfig, TrainerConfig
     from .registry.registries import Registries
 
 
@@ -114,8 +133,6 @@ class StepContext:
     def optimizer_step(self, optimizer: torch.optim.Optimizer, zero_grad: bool = False) -> None:
         """Step ``optimizer`` through the grad scaler (gradients averaged over ranks first)."""
         if self.world_size > 1:
-            from .distributed import all_reduce_gradients
-
             all_reduce_gradients(optimizer, self.world_size)
         if self.skip_nonfinite and not self.scaler.is_enabled() and not _finite_gradients(optimizer):
             optimizer.zero_grad(set_to_none=True)
@@ -159,28 +176,62 @@ def _finite_gradients(optimizer: torch.optim.Optimizer) -> bool:
     return bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
 
 
+@dataclass(frozen=True)
+class Inference:
+    """How ``i2i translate`` reads a recipe's inputs.
+
+    Args:
+        reader: dataset reader (registry name) for inputs in the data layout.
+        folder: folder under a data root that holds split ``test`` for that reader.
+        input: item key of the input image; its ``<key>_path`` names the outputs.
+    """
+
+    reader: str = "single"
+    folder: str = "test"
+    input: str = "A"
+
+
+def losses_as_floats(logs: Mapping[str, torch.Tensor | float]) -> dict[str, float]:
+    """``{name: float}`` of a step's losses with one device-to-host copy per device.
+
+    Reading each loss with ``.item()`` would stall the step once per value; stacking them
+    first costs one copy (what ``training_step`` should return).
+    """
+    out: dict[str, float] = {}
+    by_device: dict[torch.device, list[str]] = {}
+    for key, value in logs.items():
+        if isinstance(value, torch.Tensor):
+            by_device.setdefault(value.device, []).append(key)
+        else:
+            out[key] = float(value)
+    for keys in by_device.values():
+        stacked = torch.stack([torch.as_tensor(logs[k]).detach().float().reshape(()) for k in keys])
+        out.update(zip(keys, stacked.tolist(), strict=True))
+    return {key: out[key] for key in logs}
+
+
 class Recipe:
-    """Base class of every training recipe (see the module docstring)."""
+    """Base class of every training recipe (see the module docstring for its members)."""
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = RecipeConfig
     defaults: ClassVar[dict[str, Any]] = {}
-    #: how ``i2i translate`` reads inputs: the reader, the folder (under its root) it reads
-    #: for split ``test``, and the item key whose ``_path`` names the outputs
-    inference_reader: ClassVar[str] = "single"
-    inference_folder: ClassVar[str] = "test"
-    inference_input: ClassVar[str] = "A"
+    inference: ClassVar[Inference] = Inference()
 
     def __init__(self, config: BaseModel | None = None) -> None:
         self.config = config if config is not None else self.Config()
         self.nets: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        #: the run folder the weights were loaded from (set by inference loading), for files beside it
+        self.run_dir: Path | None = None
 
     # --- to implement ---------------------------------------------------------
     def build(self, ctx: BuildContext) -> Modules:
+        """Create the networks, losses and optimizers (from ``ctx``'s registries)."""
         raise NotImplementedError
 
-    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+    def training_step(self, batch: dict[str, Any], step: StepContext) -> dict[str, float]:
+        """One iteration: forwards, ``step.backward``/``step.optimizer_step`` per update; the losses."""
         raise NotImplementedError
 
     def translate(self, batch: dict) -> torch.Tensor:
@@ -189,7 +240,7 @@ class Recipe:
 
     # --- optional -------------------------------------------------------------
     @classmethod
-    def validate_run(cls, run: Any) -> None:
+    def validate_run(cls, run: RunConfig) -> None:
         """Cross-section checks of a resolved :class:`RunConfig` (raise ``ConfigError``).
 
         Called once after validation, e.g. to check that ``data.crop_size`` suits
@@ -228,6 +279,19 @@ class Recipe:
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before each epoch (e.g. to change which params train)."""
+
+    # the names of before :class:`Inference` (read by translate/export until they read ``inference``)
+    @property
+    def inference_reader(self) -> str:
+        return self.inference.reader
+
+    @property
+    def inference_folder(self) -> str:
+        return self.inference.folder
+
+    @property
+    def inference_input(self) -> str:
+        return self.inference.input
 
     def setup(self, ctx: BuildContext) -> Modules:
         """Build and keep the modules (called by the trainer)."""

@@ -33,8 +33,9 @@ def test_every_hookspec_has_a_contract_docstring():
 def test_public_api_surface():
     assert sorted(i2i_core.__all__) == sorted([
         "BuildContext", "CheckpointError", "ConfigError", "DataConfig", "DataError", "DuplicateNameError",
-        "Engine", "Entry", "I2IError", "Modules", "PluginLoadError", "Recipe", "RecipeConfig", "Registries",
-        "Registry", "RunConfig", "StepContext", "Trainer", "TrainerConfig", "UnknownNameError",
+        "Engine", "Entry", "I2IError", "Inference", "Modules", "PluginLoadError", "Recipe", "RecipeConfig",
+        "Registries", "Registry", "RunConfig", "StepContext", "Trainer", "TrainerConfig", "Translator",
+        "UnknownNameError",
         "__version__", "hookimpl", "hookspec"])
     for name in i2i_core.__all__:
         assert getattr(i2i_core, name) is not None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from dataclasses import dataclass, field
-from typing import Any, Generic, Iterable, Iterator, TypeVar
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from ..errors import DuplicateNameError, UnknownNameError
 
@@ -26,14 +27,32 @@ def did_you_mean(name: str, candidates: Iterable[str], n: int = 5, cutoff: float
 
 @dataclass(frozen=True)
 class Entry(Generic[T]):
-    """One registered object and where it came from."""
+    """One registered object and where it came from.
+
+    The last fields belong to one registry each and keep their defaults elsewhere.
+    """
 
     name: str
     obj: T
     description: str = ""
     aliases: tuple[str, ...] = ()
     plugin: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    #: architectures: ``generator``, ``discriminator``, ``encoder`` or ``other``
+    role: str | None = None
+    #: presets: the recipe the preset belongs to and the preset's own name
+    recipe: str | None = None
+    preset: str | None = None
+    #: datasets: ``False`` for readers of inputs only (no targets), which cannot feed a training run
+    training: bool = True
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        """The registry-specific fields that are set, read-only (``entry.meta["role"]``)."""
+        fields = {"role": self.role, "recipe": self.recipe, "preset": self.preset}
+        shown: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+        if not self.training:
+            shown["training"] = False
+        return MappingProxyType(shown)
 
 
 def _natural_key(name: str) -> list:
@@ -65,9 +84,12 @@ class Registry(Generic[T]):
         aliases: Iterable[str] = (),
         replace: bool = False,
         plugin: str | None = None,
-        **meta: Any,
+        role: str | None = None,
+        recipe: str | None = None,
+        preset: str | None = None,
+        training: bool = True,
     ) -> None:
-        """Register ``obj`` under ``name`` (and ``aliases``).
+        """Register ``obj`` under ``name`` (and ``aliases``); the last four are :class:`Entry` fields.
 
         Raises:
             DuplicateNameError: ``name`` exists and ``replace`` is false.
@@ -81,7 +103,7 @@ class Registry(Generic[T]):
                     f"{self.kind} {key!r} is registered twice: by plugin "
                     f"{old.plugin if old else '?'!s} and by plugin {plugin!s}"
                 )
-        self._entries[name] = Entry(name, obj, description, tuple(aliases), plugin, dict(meta))
+        self._entries[name] = Entry(name, obj, description, tuple(aliases), plugin, role, recipe, preset, training)
         for alias in aliases:
             self._aliases[alias] = name
 

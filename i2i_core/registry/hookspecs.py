@@ -16,15 +16,55 @@ raising plugin is reported and skipped. Lifecycle hooks are called by the
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from ._markers import hookspec
+
+if TYPE_CHECKING:  # types only: a hook spec never imports the training stack or click
+    import click
+    import torch
+    from torch import nn
+
+    from ..trainer import Trainer
+
+# --- the ``register`` callables the registration hooks receive ---------------------
+
+
+class RegisterArchitecture(Protocol):
+    """``register`` of :func:`register_architectures`."""
+
+    def __call__(self, name: str, builder: Callable[..., nn.Module], *, role: str = "generator",
+                 description: str = "", aliases: Iterable[str] = (), replace: bool = False) -> None: ...
+
+
+class RegisterComponent(Protocol):
+    """``register`` of :func:`register_losses`, ``_optimizers``, ``_recipes``, ``_importers``, ``_loggers``.
+
+    ``description`` defaults to the first line of ``obj``'s docstring.
+    """
+
+    def __call__(self, name: str, obj: Any, *, description: str = "", aliases: Iterable[str] = (),
+                 replace: bool = False) -> None: ...
+
+
+class RegisterDataset(Protocol):
+    """``register`` of :func:`register_datasets`; ``training=False`` marks a reader of inputs only."""
+
+    def __call__(self, name: str, builder: Callable[..., torch.utils.data.Dataset[Any]], *, description: str = "",
+                 aliases: Iterable[str] = (), replace: bool = False, training: bool = True) -> None: ...
+
+
+class RegisterPreset(Protocol):
+    """``register`` of :func:`register_presets`."""
+
+    def __call__(self, recipe: str, preset: str, overrides: dict[str, Any], *, description: str = "",
+                 replace: bool = False) -> None: ...
 
 # --- registration ---------------------------------------------------------------
 
 
 @hookspec
-def register_architectures(register: Callable[..., None]) -> None:
+def register_architectures(register: RegisterArchitecture) -> None:
     """Register network builders.
 
     Called once per engine. Call ``register(name, builder, *, role="generator",
@@ -39,7 +79,7 @@ def register_architectures(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_losses(register: Callable[..., None]) -> None:
+def register_losses(register: RegisterComponent) -> None:
     """Register loss builders.
 
     Called once per engine. Call ``register(name, builder, description="")``;
@@ -51,7 +91,7 @@ def register_losses(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_optimizers(register: Callable[..., None]) -> None:
+def register_optimizers(register: RegisterComponent) -> None:
     """Register optimizer builders.
 
     Called once per engine. Call ``register(name, builder, description="")``;
@@ -63,11 +103,12 @@ def register_optimizers(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_datasets(register: Callable[..., None]) -> None:
+def register_datasets(register: RegisterDataset) -> None:
     """Register dataset readers.
 
-    Called once per engine. Call ``register(name, builder, description="")``;
-    ``builder(cfg: DataConfig, split: str)`` returns a map-style
+    Called once per engine. Call ``register(name, builder, description="", training=True)``;
+    ``training=False`` marks a reader of inputs only (no targets), which a run refuses in
+    one line and ``i2i translate`` may use. ``builder(cfg: DataConfig, split: str)`` returns a map-style
     ``torch.utils.data.Dataset`` whose items are dicts of float CHW tensors in
     [-1, 1] (keys such as ``A``, ``B``, ``label``, ``inst``) and ``*_path``
     strings. Items accept an ``int`` index or an ``(index, seed)`` pair; with a
@@ -79,7 +120,7 @@ def register_datasets(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_recipes(register: Callable[..., None]) -> None:
+def register_recipes(register: RegisterComponent) -> None:
     """Register training recipes.
 
     Called once per engine. Call ``register(name, recipe_cls, description="")``
@@ -91,7 +132,7 @@ def register_recipes(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_presets(register: Callable[..., None]) -> None:
+def register_presets(register: RegisterPreset) -> None:
     """Register named presets of a recipe.
 
     Called once per engine. Call ``register(recipe, preset, overrides,
@@ -105,7 +146,7 @@ def register_presets(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_importers(register: Callable[..., None]) -> None:
+def register_importers(register: RegisterComponent) -> None:
     """Register converters of official checkpoint files.
 
     Called once per engine. Call ``register(name, importer, description="")``;
@@ -119,7 +160,7 @@ def register_importers(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_loggers(register: Callable[..., None]) -> None:
+def register_loggers(register: RegisterComponent) -> None:
     """Register live loggers (TensorBoard, W&B, MLflow, CSV ...).
 
     Called once per engine. Call ``register(name, builder, description="")``. A run
@@ -136,11 +177,14 @@ def register_loggers(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``i2i`` click group.
 
-    Called once by ``i2i``'s ``main()`` after the engine is built, never at import
-    time. A raising implementation is replaced by a command that reports the error.
+    Called when the engine is built for a command name ``i2i`` does not know statically, and
+    by ``i2i plugins``; never at import time. Commands added here are therefore not listed
+    by ``i2i --help``: a plugin whose commands should be listed there (without importing
+    torch) also declares them in the ``i2i.commands`` entry-point group (see
+    ``docs/plugins.md``). A raising implementation is replaced by a command that reports the error.
 
     Args:
         cli: the ``click.Group`` named ``i2i``.
@@ -151,7 +195,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def before_train(trainer: Any) -> None:
+def before_train(trainer: Trainer) -> None:
     """Called once when :meth:`Trainer.fit` starts, after networks are built and a
     checkpoint (if resuming) is loaded, before the first step.
 
@@ -161,7 +205,7 @@ def before_train(trainer: Any) -> None:
 
 
 @hookspec
-def before_step(trainer: Any, batch: dict) -> None:
+def before_step(trainer: Trainer, batch: dict[str, Any]) -> None:
     """Called before every training step with the batch already on the device.
 
     Must be cheap: it runs on the hot path of every iteration.
@@ -173,7 +217,7 @@ def before_step(trainer: Any, batch: dict) -> None:
 
 
 @hookspec
-def after_step(trainer: Any, step: int, logs: dict) -> None:
+def after_step(trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
     """Called after every step, after the optimizers and the grad scaler stepped.
 
     Must be cheap and must not read values off the device: the loss values in ``logs``
@@ -188,7 +232,7 @@ def after_step(trainer: Any, step: int, logs: dict) -> None:
 
 
 @hookspec
-def on_log(trainer: Any, step: int, logs: dict) -> None:
+def on_log(trainer: Trainer, step: int, logs: dict[str, float]) -> None:
     """Called every ``trainer.log_every`` steps (and at the last step) with the losses as numbers.
 
     This is where live loggers (TensorBoard, W&B, CSV) write scalars: the values were read
@@ -203,7 +247,7 @@ def on_log(trainer: Any, step: int, logs: dict) -> None:
 
 
 @hookspec
-def after_sample(trainer: Any, step: int, images: dict) -> None:
+def after_sample(trainer: Trainer, step: int, images: dict[str, torch.Tensor]) -> None:
     """Called after the trainer rendered sample images (every ``sample_every`` steps).
 
     Args:
@@ -214,7 +258,7 @@ def after_sample(trainer: Any, step: int, images: dict) -> None:
 
 
 @hookspec
-def after_eval(trainer: Any, step: int, metrics: dict) -> None:
+def after_eval(trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
     """Called after the held-out evaluation: every ``trainer.eval_every`` steps and at the end.
 
     Loggers record the scores here (FID over steps). Do not change ``metrics``: the trainer
@@ -229,7 +273,7 @@ def after_eval(trainer: Any, step: int, metrics: dict) -> None:
 
 
 @hookspec
-def before_save_checkpoint(trainer: Any, checkpoint: dict) -> None:
+def before_save_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
     """Called with the checkpoint dict before it is written; may add keys.
 
     Added values must be loadable with ``torch.load(weights_only=True)``
@@ -242,7 +286,7 @@ def before_save_checkpoint(trainer: Any, checkpoint: dict) -> None:
 
 
 @hookspec
-def after_load_checkpoint(trainer: Any, checkpoint: dict) -> None:
+def after_load_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
     """Called after a training checkpoint was loaded and restored on resume.
 
     Args:
@@ -252,7 +296,7 @@ def after_load_checkpoint(trainer: Any, checkpoint: dict) -> None:
 
 
 @hookspec
-def on_train_error(trainer: Any, error: BaseException) -> None:
+def on_train_error(trainer: Trainer, error: BaseException) -> None:
     """Called when a step raised; the error is re-raised afterwards.
 
     Args:
@@ -262,7 +306,7 @@ def on_train_error(trainer: Any, error: BaseException) -> None:
 
 
 @hookspec
-def after_train(trainer: Any) -> None:
+def after_train(trainer: Trainer) -> None:
     """Called once when :meth:`Trainer.fit` ends, whether it succeeded or not.
 
     Args:

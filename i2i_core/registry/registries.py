@@ -6,12 +6,19 @@ import os
 import sys
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pluggy
 
 from ..errors import DuplicateNameError, UnknownNameError
 from ._registry import Entry, Registry, did_you_mean
+from .hookspecs import RegisterArchitecture, RegisterComponent, RegisterDataset
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from ..recipe import Recipe
 
 ROLES = ("generator", "discriminator", "encoder", "other")
 
@@ -32,13 +39,13 @@ class PresetRegistry(Registry[dict]):
                  replace=replace, recipe=recipe, preset=preset)
 
     def for_recipe(self, recipe: str) -> list[Entry[dict]]:
-        return [e for e in self.entries() if e.meta["recipe"] == recipe]
+        return [e for e in self.entries() if e.recipe == recipe]
 
     def lookup(self, recipe: str, preset: str) -> Entry[dict]:
         key = f"{recipe}/{preset}"
         if key in self:
             return self.entry(key)
-        names = [e.meta["preset"] for e in self.for_recipe(recipe)]
+        names = [e.preset or e.name for e in self.for_recipe(recipe)]
         msg = f"Unknown preset {preset!r} for recipe {recipe!r}." + did_you_mean(preset, names, cutoff=0.5)
         msg += f" Available: {', '.join(names) or 'none'} (see `i2i list-presets`)"
         raise UnknownNameError(msg)
@@ -48,38 +55,34 @@ class PresetRegistry(Registry[dict]):
 class Registries:
     """Every registry of one engine, filled by :func:`build_registries`."""
 
-    architectures: Registry = field(default_factory=lambda: Registry(
+    architectures: Registry[Callable[..., nn.Module]] = field(default_factory=lambda: Registry(
         "architecture", "architectures: builder(**kwargs) -> nn.Module; kwargs from the recipe config"))
-    losses: Registry = field(default_factory=lambda: Registry(
+    losses: Registry[Callable[..., nn.Module]] = field(default_factory=lambda: Registry(
         "loss", "losses: builder(**kwargs) -> nn.Module"))
-    optimizers: Registry = field(default_factory=lambda: Registry(
+    optimizers: Registry[Callable[..., torch.optim.Optimizer]] = field(default_factory=lambda: Registry(
         "optimizer", "optimizers: builder(params, **kwargs) -> torch.optim.Optimizer"))
-    datasets: Registry = field(default_factory=lambda: Registry(
+    datasets: Registry[Callable[..., Any]] = field(default_factory=lambda: Registry(
         "dataset", "datasets: builder(cfg: DataConfig, split: str) -> Dataset of dicts"))
-    recipes: Registry = field(default_factory=lambda: Registry(
+    recipes: Registry[type[Recipe]] = field(default_factory=lambda: Registry(
         "recipe", "recipes: subclasses of i2i_core.Recipe"))
     presets: PresetRegistry = field(default_factory=PresetRegistry)
-    importers: Registry = field(default_factory=lambda: Registry(
+    importers: Registry[Callable[..., Any]] = field(default_factory=lambda: Registry(
         "importer", "importers: importer(path, arch, **kwargs) -> ImportedWeights"))
-    loggers: Registry = field(default_factory=lambda: Registry(
+    loggers: Registry[Callable[..., Any]] = field(default_factory=lambda: Registry(
         "logger", "loggers: builder(run_dir: Path, config: RunConfig) -> object with @hookimpl lifecycle methods"))
     errors: list[tuple[str, str, BaseException]] = field(default_factory=list)
 
-    def kinds(self) -> dict[str, Registry]:
+    def kinds(self) -> dict[str, Registry[Any]]:
         return {
             "recipes": self.recipes, "architectures": self.architectures, "losses": self.losses,
             "optimizers": self.optimizers, "datasets": self.datasets, "presets": self.presets,
             "importers": self.importers, "loggers": self.loggers,
         }
 
-    def build_architecture(self, name: str, **kwargs: Any) -> Any:
-        """Build the network ``name`` with the reference's keyword arguments."""
-        return self.architectures.build(name, **kwargs)
 
-
-def _architecture_adder(reg: Registry, plugin: str) -> Callable[..., None]:
-    def register(name: str, builder: Callable, *, role: str = "generator", description: str = "",
-                 aliases: tuple[str, ...] = (), replace: bool = False) -> None:
+def _architecture_adder(reg: Registry[Any], plugin: str) -> RegisterArchitecture:
+    def register(name: str, builder: Callable[..., nn.Module], *, role: str = "generator", description: str = "",
+                 aliases: Iterable[str] = (), replace: bool = False) -> None:
         if role not in ROLES:
             raise ValueError(f"architecture {name!r}: role must be one of {ROLES}, got {role!r}")
         reg.add(name, builder, description=description, aliases=aliases, replace=replace,
@@ -87,13 +90,24 @@ def _architecture_adder(reg: Registry, plugin: str) -> Callable[..., None]:
     return register
 
 
-def _simple_adder(reg: Registry, plugin: str) -> Callable[..., None]:
-    def register(name: str, obj: Any, *, description: str = "", aliases: tuple[str, ...] = (),
-                 replace: bool = False) -> None:
-        if not description:
-            description = (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
-        reg.add(name, obj, description=description, aliases=aliases, replace=replace, plugin=plugin)
+def _dataset_adder(reg: Registry[Any], plugin: str) -> RegisterDataset:
+    def register(name: str, builder: Callable[..., Any], *, description: str = "", aliases: Iterable[str] = (),
+                 replace: bool = False, training: bool = True) -> None:
+        reg.add(name, builder, description=description or _first_doc_line(builder), aliases=aliases,
+                replace=replace, plugin=plugin, training=training)
     return register
+
+
+def _simple_adder(reg: Registry[Any], plugin: str) -> RegisterComponent:
+    def register(name: str, obj: Any, *, description: str = "", aliases: Iterable[str] = (),
+                 replace: bool = False) -> None:
+        reg.add(name, obj, description=description or _first_doc_line(obj), aliases=aliases, replace=replace,
+                plugin=plugin)
+    return register
+
+
+def _first_doc_line(obj: object) -> str:
+    return (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
 
 
 def build_registries(pm: pluggy.PluginManager) -> Registries:
@@ -103,11 +117,11 @@ def build_registries(pm: pluggy.PluginManager) -> Registries:
     skipped; a duplicate name is always an error naming both plugins.
     """
     regs = Registries()
-    plan = [
+    plan: list[tuple[str, Callable[[str], Callable[..., None]]]] = [
         ("register_architectures", lambda p: _architecture_adder(regs.architectures, p)),
         ("register_losses", lambda p: _simple_adder(regs.losses, p)),
         ("register_optimizers", lambda p: _simple_adder(regs.optimizers, p)),
-        ("register_datasets", lambda p: _simple_adder(regs.datasets, p)),
+        ("register_datasets", lambda p: _dataset_adder(regs.datasets, p)),
         ("register_recipes", lambda p: _simple_adder(regs.recipes, p)),
         ("register_presets", lambda p: partial(regs.presets.add_preset, plugin=p)),
         ("register_importers", lambda p: _simple_adder(regs.importers, p)),

@@ -48,10 +48,11 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
+from i2i_core.config import RunConfig
 from i2i_core.errors import ConfigError
 from i2i_core.image_pool import ImageBuffer, ImageHistory, ImagePool
 from i2i_core.plugin_helpers import check_channels
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext
+from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, losses_as_floats
 
 #: generator name -> required multiple of the image side (junyanz's registered generators)
 _SIZE_MULTIPLE = {"resnet_9blocks": 4, "resnet_6blocks": 4, "unet_128": 128, "unet_256": 256}
@@ -148,7 +149,7 @@ class CycleGANRecipe(Recipe):
 
     # --- configuration -------------------------------------------------------------------
     @classmethod
-    def validate_run(cls, run: Any) -> None:
+    def validate_run(cls, run: RunConfig) -> None:
         model = run.model if isinstance(run.model, dict) else run.model.model_dump()
         _check_model(model)
         data = run.data
@@ -251,8 +252,7 @@ class CycleGANRecipe(Recipe):
             logs = self._book_step(real_A, real_B, step)
         else:
             logs = self._junyanz_step(real_A, real_B, step)
-        values = torch.stack([v.detach().float() for v in logs.values()]).tolist()  # one device sync
-        return dict(zip(logs, values, strict=True))
+        return losses_as_floats(logs)
 
     def _junyanz_step(self, real_A: torch.Tensor, real_B: torch.Tensor, step: StepContext) -> dict[str, Any]:
         c = self.config

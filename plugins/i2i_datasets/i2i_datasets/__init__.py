@@ -7,20 +7,26 @@ Readers (``register_datasets``): ``aligned``, ``unaligned``, ``single`` and ``la
 
 from __future__ import annotations
 
-from .preprocess import Plan, Preprocess
-from .readers import (
-    AlignedDataset,
-    LabelsDataset,
-    SingleDataset,
-    UnalignedDataset,
-    build_aligned,
-    build_labels,
-    build_single,
-    build_unaligned,
-)
-from .synthetic import SyntheticSpec, ensure_synthetic, generate
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+# imported on first use, so that `i2i --help` can list `i2i data` (command_entry) without torch
+_EXPORTS = {
+    "Plan": "preprocess", "Preprocess": "preprocess",
+    "AlignedDataset": "readers", "LabelsDataset": "readers", "SingleDataset": "readers", "UnalignedDataset": "readers",
+    "build_aligned": "readers", "build_labels": "readers", "build_single": "readers", "build_unaligned": "readers",
+    "SyntheticSpec": "synthetic", "ensure_synthetic": "synthetic", "generate": "synthetic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'i2i_datasets' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "AlignedDataset", "LabelsDataset", "Plan", "Preprocess", "SingleDataset", "SyntheticSpec",

@@ -15,7 +15,8 @@ def register_datasets(register: Callable[..., None]) -> None:
              description="pix2pix pairs: A|B side by side in ROOT/<split>/ (same crop and flip for both halves)")
     register("unaligned", build_unaligned,
              description="CycleGAN domains: ROOT/<split>A and ROOT/<split>B (random B per A while training)")
-    register("single", build_single, description="one folder of images (ROOT/<split> or ROOT); item key A")
+    register("single", build_single, description="one folder of images (ROOT/<split> or ROOT); item key A",
+             training=False)  # inputs only: a training run refuses it in one line
     register("labels", build_labels, aliases=("cityscapes",),
              description="pix2pixHD: ROOT/<split>_label (class ids), _inst (optional), _img")
 

@@ -25,10 +25,11 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
+from i2i_core.config import RunConfig
 from i2i_core.errors import ConfigError
 from i2i_core.losses import gradient_penalty
 from i2i_core.plugin_helpers import check_channels
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext
+from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, losses_as_floats
 
 from .networks import UNET_DOWNS
 
@@ -47,8 +48,11 @@ class Pix2PixConfig(RecipeConfig):
     netG: str = Field("unet_256", description="generator: unet_256, unet_128, resnet_9blocks, resnet_6blocks, unet, resnet")
     netD: str = Field("basic", description="discriminator: basic (70x70 PatchGAN), n_layers, pixel")
     n_layers_D: int = Field(3, ge=1, description="strided layers of the discriminator when netD=n_layers")
-    num_downs: int | None = Field(None, ge=5, description="netG=unet only: number of downsamplings (default 8)")
-    n_blocks: int | None = Field(None, ge=0, description="netG=resnet only: residual blocks (default 6)")
+    # only_for: a later --set/--config that changes netG clears these (with a note) instead of failing
+    num_downs: int | None = Field(None, ge=5, description="netG=unet only: number of downsamplings (default 8)",
+                                  json_schema_extra={"only_for": {"netG": ["unet"]}})
+    n_blocks: int | None = Field(None, ge=0, description="netG=resnet only: residual blocks (default 6)",
+                                 json_schema_extra={"only_for": {"netG": ["resnet"]}})
     norm: Literal["batch", "instance", "none"] = Field("batch", description="normalisation of G and D")
     init_type: Literal["normal", "xavier", "kaiming", "orthogonal"] = Field("normal", description="weight init")
     init_gain: float = Field(0.02, ge=0, description="scale of the normal/xavier/orthogonal init")
@@ -86,7 +90,7 @@ class Pix2PixRecipe(Recipe):
 
     # --- configuration -------------------------------------------------------------
     @classmethod
-    def validate_run(cls, run: Any) -> None:
+    def validate_run(cls, run: RunConfig) -> None:
         model = run.model if isinstance(run.model, dict) else run.model.model_dump()
         netG = model["netG"]
         if model.get("num_downs") is not None and netG != "unet":
@@ -196,8 +200,7 @@ class Pix2PixRecipe(Recipe):
 
         logs = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, "D_real": loss_D_real, "D_fake": loss_D_fake,
                 "D": loss_D, "G": loss_G, **logs}
-        values = torch.stack([v.detach().float() for v in logs.values()]).tolist()  # one device sync
-        return dict(zip(logs, values, strict=True))
+        return losses_as_floats(logs)
 
     # --- inference -------------------------------------------------------------------------
     def translate(self, batch: dict) -> torch.Tensor:

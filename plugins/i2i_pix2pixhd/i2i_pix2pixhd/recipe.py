@@ -26,9 +26,10 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 
+from i2i_core.config import RunConfig
 from i2i_core.errors import ConfigError, DataError
 from i2i_core.image_pool import ImagePool
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext
+from i2i_core.recipe import BuildContext, Inference, Modules, Recipe, RecipeConfig, StepContext, losses_as_floats
 
 from .inputs import _path_of, colorize_labels, encode_input
 
@@ -96,9 +97,7 @@ class Pix2PixHDRecipe(Recipe):
                     "lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
     }
     # i2i translate reads label maps (+ instance maps) from a labels-layout folder: test_label/, test_inst/
-    inference_reader: ClassVar[str] = "labels"
-    inference_folder: ClassVar[str] = "test_label"
-    inference_input: ClassVar[str] = "label"
+    inference: ClassVar[Inference] = Inference(reader="labels", folder="test_label", input="label")
 
     def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
         super().__init__(config)
@@ -125,7 +124,7 @@ class Pix2PixHDRecipe(Recipe):
 
     # --- checks ------------------------------------------------------------------
     @classmethod
-    def validate_run(cls, run: Any) -> None:
+    def validate_run(cls, run: RunConfig) -> None:
         """Sizes against the generator's downsampling, staged presets, option combinations."""
         from .presets import STAGED_FROM
 
@@ -280,8 +279,7 @@ class Pix2PixHDRecipe(Recipe):
         step.optimizer_step(opt_D)
 
         losses.update(D_real=loss_D_real, D_fake=loss_D_fake, D=loss_D, G=loss_G)
-        values = torch.stack([v.detach().float() for v in losses.values()]).tolist()  # one device sync
-        return dict(zip(losses.keys(), values, strict=True))
+        return losses_as_floats(losses)
 
     # --- inference ---------------------------------------------------------------
     def load_feature_clusters(self, path: str | Path | None = None) -> dict[int, torch.Tensor]:
