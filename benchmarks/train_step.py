@@ -1,108 +1,461 @@
-"""Milliseconds per training iteration of the reference workloads, fp32 vs bf16, in one run.
+"""Seconds per training iteration: i2i exact / fast next to the reference implementations.
 
 Usage::
 
-    python benchmarks/train_step.py                       # pix2pix facades, 256x256, batch 1
-    python benchmarks/train_step.py --recipes pix2pix cyclegan pix2pixhd --iters 5
-    python benchmarks/train_step.py --variants fp32 bf16 bf16+cl+fused
+    python benchmarks/train_step.py                          # i2i only: exact vs fast, pix2pix facades
+    python benchmarks/train_step.py --workloads all --json   # every workload, JSON lines too
+    python benchmarks/train_step.py --quick \\
+        --ref-steps ../shared/bench/ref_steps.py --ref-junyanz ../shared/reference-code/junyanz \\
+        --ref-pix2pixhd ../shared/reference-code/pix2pixHD --ref-book ../shared/reference-code/book-cyclegan
 
-Each workload is the recipe's preset (same architecture, batch and image size as
-../shared/PERFORMANCE.md): pix2pix ``facades`` (unet_256 + basic D, 256x256),
-CycleGAN ``horse2zebra`` (resnet_9blocks, 256x256), pix2pixHD ``512p`` global G with
-36 input channels at 256x512 (VGG loss off unless ``--vgg-weights`` is given). Inputs are
-random tensors in memory, so only the step is timed. Ratios are against fp32 measured
-in the same process; the machine is shared, so compare within one run only.
+Workloads (batch 1, synthetic tensors in memory, the references' own shapes):
+
+* ``pix2pix``: ``pix2pix --preset facades`` (unet_256 + basic D, 256x256) vs junyanz ``--model pix2pix``;
+* ``cyclegan``: ``cyclegan --preset horse2zebra`` (resnet_9blocks, 256x256) vs junyanz ``--model cycle_gan``;
+* ``book_cyclegan``: ``cyclegan --preset book`` (256x256) vs the book's ``Model.train()``;
+* ``pix2pixhd``: ``pix2pixhd --preset 512p`` global G, 36 input channels, 256x512, no VGG loss;
+* ``pix2pixhd_vgg``: the same with the VGG19 loss (weights from ``--vgg-weights FILE`` on the i2i
+  side, random otherwise; the reference side always uses a randomly initialised VGG19: same cost).
+
+Every measurement is its own child process (per-process peak RSS; no allocator or thread-pool
+state carried over), run one after the other and *alternating* reference and i2i children per
+workload, with the same Python, torch and thread count. The i2i children build the step the
+way the trainer does (``Trainer`` with the preset's ``trainer`` section, so ``profile=fast`` goes
+through ``profile.choose``/``profile.apply`` exactly as ``i2i run --fast`` does) and time
+``recipe.training_step`` under autocast + ``scaler.update()`` without reading the losses.
+The reference children are ``../shared/bench/ref_steps.py`` (``--ref-steps FILE``), which times the
+references' own iteration under call-site variants (``fused`` Adam, ``cl_bf16_fused``,
+``compile_cl_bf16``); bf16 variants are skipped on a CPU without native bf16 (``avx512_bf16``
+/ ``amx_bf16`` absent from /proc/cpuinfo), where they run ~30x slower than fp32.
+
+The machine may be shared: each child records, per iteration, the CPU time used by other
+processes (``/proc/stat`` minus its own), and the load average when it started; a row whose
+iterations were all disturbed is marked ``contaminated``. Compare ratios within one run only.
+Ratios are speed-ups (reference seconds / i2i seconds; > 1 means i2i is faster).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
-
-import torch
-
-from i2i_core import Engine, StepContext
-from i2i_core.precision import resolve_precision
+from pathlib import Path
 
 WORKLOADS = {
-    "pix2pix": ("facades", {"data": {"crop_size": 256, "load_size": 286}}, (256, 256)),
-    "cyclegan": ("horse2zebra", {"data": {"crop_size": 256, "load_size": 286}}, (256, 256)),
-    "pix2pixhd": ("512p", {"model": {"no_vgg_loss": True}, "data": {"crop_size": 512, "load_size": 512}}, (256, 512)),
+    # name: (recipe, preset, config overrides, input (H, W), ref_steps workload, label)
+    "pix2pix": ("pix2pix", "facades", {}, (256, 256), "pix2pix", "pix2pix facades 256²"),
+    "cyclegan": ("cyclegan", "horse2zebra", {}, (256, 256), "cyclegan", "CycleGAN horse2zebra 256²"),
+    "book_cyclegan": ("cyclegan", "book", {}, (256, 256), "book_cyclegan", "book CycleGAN 256²"),
+    "pix2pixhd": ("pix2pixhd", "512p", {"model": {"no_vgg_loss": True}}, (256, 512), "pix2pixhd_novgg",
+                  "pix2pixHD 512p global, 256×512, no VGG"),
+    "pix2pixhd_vgg": ("pix2pixhd", "512p", {"model": {"no_vgg_loss": False}}, (256, 512), "pix2pixhd",
+                      "pix2pixHD 512p global, 256×512, VGG loss"),
 }
-VARIANTS = {
-    "fp32": {"precision": "fp32"},
+# i2i variants: trainer overrides (applied through Trainer, so profile=fast is what --fast does)
+I2I_VARIANTS = {
+    "exact": {"precision": "fp32"},
+    "fast": {"profile": "fast"},
     "bf16": {"precision": "bf16"},
     "bf16+cl+fused": {"precision": "bf16", "channels_last": True, "fused_optimizer": True},
 }
+REF_BEST_VARIANTS = ["fused", "cl_bf16_fused", "compile_cl_bf16"]
+RESULT = "@@I2I@@ "
 
 
-def make_batch(recipe: str, run, size: tuple[int, int], g: torch.Generator) -> dict:
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def native_bf16_cpu() -> bool:
+    """AVX-512 BF16 or AMX advertised in /proc/cpuinfo (without them bf16 convolutions are ~30x slower)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine was busy (plus steal) since boot."""
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:]] + [0] * 8
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _hwm_mib() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+class Clock:
+    """Wall time per iteration plus the CPU time other processes used meanwhile (contamination).
+
+    An iteration is clean when foreign CPU time stays under 0.05 s + 3% of its CPU capacity,
+    the criterion ref_steps.py uses, so both sides are judged alike.
+    """
+
+    def __init__(self, sync=None) -> None:
+        self.sync = sync or (lambda: None)
+        self.ncpu = len(os.sched_getaffinity(0))
+        self.rows: list[dict] = []
+        self._start: tuple | None = None
+
+    def _snap(self) -> tuple:
+        self.sync()
+        return time.perf_counter(), _own_cpu_s(), _machine_busy_s()
+
+    def start(self) -> None:
+        self._start = self._snap()
+
+    def stop(self) -> None:
+        a, b = self._start, self._snap()
+        wall, own = b[0] - a[0], b[1] - a[1]
+        foreign = max(0.0, (b[2] - a[2]) - own)
+        self.rows.append({"wall": wall, "cpu": own, "foreign": foreign,
+                          "clean": foreign <= 0.05 + 0.03 * wall * self.ncpu})
+
+
+# --- i2i child ---------------------------------------------------------------------------------
+
+
+def _i2i_batch(recipe: str, run, size: tuple[int, int], k: int) -> dict:
+    import torch
+
     h, w = size
+    g = torch.Generator().manual_seed(1234 + k)
     if recipe == "pix2pixhd":
-        m = run.model
-        batch = {"label": torch.randint(0, max(1, m["label_nc"]), (1, 1, h, w), generator=g).float(),
+        def blocky(hi: int, lo_h: int, lo_w: int) -> torch.Tensor:  # piecewise-constant, like real maps
+            m = torch.randint(0, hi, (1, 1, lo_h, lo_w), generator=g).float()
+            return torch.nn.functional.interpolate(m, size=(h, w), mode="nearest")
+        batch = {"label": blocky(max(1, run.model["label_nc"]), h // 16, w // 16),
                  "image": torch.rand(1, 3, h, w, generator=g) * 2 - 1, "label_path": ["bench.png"]}
-        if not m["no_instance"]:
-            batch["inst"] = torch.randint(0, 8, (1, 1, h, w), generator=g).float()
+        if not run.model["no_instance"]:
+            batch["inst"] = blocky(30000, h // 8, w // 8)
         return batch
     return {"A": torch.rand(1, 3, h, w, generator=g) * 2 - 1, "B": torch.rand(1, 3, h, w, generator=g) * 2 - 1,
             "A_path": ["a.png"], "B_path": ["b.png"]}
 
 
-def time_workload(engine: Engine, recipe: str, variant: str, iters: int, warmup: int, vgg: str | None) -> float:
-    preset, overrides, size = WORKLOADS[recipe]
-    overrides = {**overrides, "trainer": {"device": "cpu", **VARIANTS[variant]}}
-    if recipe == "pix2pixhd" and vgg:
-        overrides["model"] = {"no_vgg_loss": False, "vgg_weights": vgg}
-    run = engine.resolve_config(recipe, preset, overrides=overrides)
-    rec = engine.build_recipe(run, device="cpu")
-    cl = run.trainer.channels_last
-    if cl:
-        for net in rec.nets.values():
-            net.to(memory_format=torch.channels_last)
-    precision = resolve_precision(run.trainer.precision, torch.device("cpu"))
-    ctx = StepContext(precision.scaler)
-    g = torch.Generator().manual_seed(0)
-    times = []
-    for i in range(warmup + iters):
-        batch = make_batch(recipe, run, size, g)
-        if cl:
-            batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4 else v
-                     for k, v in batch.items()}
-        t0 = time.perf_counter()
-        with precision.autocast():
-            rec.training_step(batch, ctx)
-        precision.scaler.update()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+def i2i_child(args: argparse.Namespace) -> dict:
+    import torch
 
+    from i2i_core import Engine, StepContext
+    from i2i_core.data import to_device
+    from i2i_core.trainer import Trainer
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="ms/iteration of reference workloads, fp32 vs bf16")
-    parser.add_argument("--recipes", nargs="+", default=["pix2pix"], choices=sorted(WORKLOADS))
-    parser.add_argument("--variants", nargs="+", default=["fp32", "bf16"], choices=sorted(VARIANTS))
-    parser.add_argument("--iters", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--vgg-weights", default=None, help="torchvision vgg19 weights for pix2pixHD's VGG loss")
-    args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    loadavg = os.getloadavg()
+    recipe_name, preset, overrides, size, _, _ = WORKLOADS[args.workload]
+    device = torch.device(args.device)
+    total = args.fast_steps or (args.warmup + args.iters)
+    trainer_over = {"device": args.device, "max_steps": total, "evaluate": False, **I2I_VARIANTS[args.variant]}
+    model_over = dict(overrides.get("model", {}))
+    vgg = args.workload == "pix2pixhd_vgg"
+    if vgg and args.vgg_weights:
+        model_over["vgg_weights"] = args.vgg_weights
+    elif vgg:  # attach a randomly initialised VGG19 below (same cost; nothing is downloaded)
+        model_over["no_vgg_loss"] = True
     engine = Engine(warn=False)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, median of {args.iters} iterations\n")
-    header = "| workload | " + " | ".join(f"{v} ms/it" for v in args.variants) + " | " + \
-        " | ".join(f"{v} speed-up" for v in args.variants[1:]) + " |"
-    print(header)
-    print("|" + "---|" * (1 + 2 * len(args.variants) - 1))
-    for recipe in args.recipes:
-        ms = {v: time_workload(engine, recipe, v, args.iters, args.warmup, args.vgg_weights) for v in args.variants}
-        base = ms[args.variants[0]]
-        preset, _, (h, w) = WORKLOADS[recipe]
-        row = [f"{recipe} --preset {preset} ({h}x{w})"] + [f"{ms[v]:.0f}" for v in args.variants] + \
-              [f"{base / ms[v]:.2f}x" for v in args.variants[1:]]
-        print("| " + " | ".join(row) + " |", flush=True)
+    t_build = time.perf_counter()
+    run = engine.resolve_config(recipe_name, preset, overrides={**overrides, "model": model_over,
+                                                                 "trainer": trainer_over})
+    rec = engine.build_recipe(run, device=args.device)
+    if vgg and not args.vgg_weights:
+        from i2i_pix2pixhd.losses import VGGLoss, vgg19_features
+        rec.criterion_vgg = VGGLoss(features=vgg19_features()).to(device)
+    # the trainer's own set-up: profile choice + apply, nets to device, channels_last, fused kernels, compile
+    trainer = Trainer(run.trainer, progress=False)
+    trainer._prepare(rec)
+    cfg, precision = trainer.cfg, trainer.precision
+    ctx = StepContext(precision.scaler, autocast=precision.autocast() if precision.dtype else None,
+                      skip_nonfinite=cfg.nan_policy == "skip")
+    build_s = time.perf_counter() - t_build
+    batches = [to_device(_i2i_batch(recipe_name, run, size, k), device, cfg.channels_last) for k in range(4)]
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    clock = Clock(sync=(lambda: torch.cuda.synchronize(device)) if cuda else None)
+    last = None
+    for i in range(args.warmup + args.iters):
+        clock.start()
+        ctx.step = i + 1
+        with precision.autocast():
+            last = rec.training_step(batches[i % len(batches)], ctx)
+        precision.scaler.update()  # once per iteration, as Trainer._loop does; losses are not read
+        clock.stop()
+    finite = all(bool(torch.isfinite(torch.as_tensor(v, dtype=torch.float32)).all())
+                 for v in (last or {}).values() if isinstance(v, (torch.Tensor, float, int)))
+    return _record(args, clock, "i2i", args.variant, loadavg, build_s, {
+        "profile": trainer.profile.summary(), "precision": cfg.precision, "fused_optimizer": cfg.fused_optimizer,
+        "channels_last": cfg.channels_last, "compile": cfg.compile, "losses_finite": finite,
+        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "cuda_max_memory_allocated_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if cuda else None,
+        "vgg_weights": (args.vgg_weights or "random init") if vgg else None})
+
+
+def _record(args, clock: Clock, side: str, variant: str, loadavg, build_s: float, extra: dict) -> dict:
+    rows = clock.rows
+    timed = rows[args.warmup:]
+    clean = [r["wall"] for r in timed if r["clean"]]
+    use = clean or [r["wall"] for r in timed]
+    return {"side": side, "workload": args.workload, "variant": variant, "device": args.device,
+            "median_s": round(statistics.median(use), 4), "min_s": round(min(use), 4),
+            "times_s": [round(r["wall"], 4) for r in timed], "warmup_s": [round(r["wall"], 3) for r in rows[:args.warmup]],
+            "iter_foreign_cpu_s": [round(r["foreign"], 2) for r in rows], "clean_iters": len(clean),
+            "timed_iters": len(timed), "contaminated": not clean, "loadavg_at_start": [round(x, 2) for x in loadavg],
+            "peak_rss_mib": _hwm_mib(), "build_s": round(build_s, 2), **extra}
+
+
+# --- driver --------------------------------------------------------------------------------------
+
+
+def _run_child(cmd: list[str], timeout: int, parse) -> dict:
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout}s", "wall_s": round(time.time() - t0, 1)}
+    rec = parse(p.stdout)
+    if p.returncode != 0 or rec is None:
+        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {p.returncode}: {tail[:200]}", "wall_s": round(time.time() - t0, 1)}
+    rec["wall_s"] = round(time.time() - t0, 1)
+    return rec
+
+
+def _parse_i2i(out: str) -> dict | None:
+    lines = [ln for ln in out.splitlines() if ln.startswith(RESULT)]
+    return json.loads(lines[-1][len(RESULT):]) if lines else None
+
+
+def _parse_ref(out: str) -> dict | None:
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if not lines:
+        return None
+    rec = json.loads(lines[-1])
+    if "error" in rec:
+        return {"error": rec["error"]}
+    return {"side": "ref", "variant": rec["variant"], "median_s": rec["median_s"], "min_s": rec["min_s"],
+            "times_s": rec.get("times_s"), "clean_iters": rec.get("iters_timed") if not rec.get("contaminated") else 0,
+            "timed_iters": rec.get("iters_run_after_warmup"), "contaminated": rec.get("contaminated"),
+            "iter_foreign_cpu_s": rec.get("iter_foreign_cpu_s"), "busy_cpus_at_start": rec.get("busy_cpus_at_start"),
+            "peak_rss_mib": rec.get("peak_rss_mib"), "torch_threads": rec.get("torch_threads"),
+            "losses_finite": rec.get("losses_finite"), "ref_workload": rec.get("workload")}
+
+
+def i2i_cmd(args, workload: str, variant: str) -> list[str]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child-i2i", workload, variant, "--device", args.device,
+           "--iters", str(args.iters), "--warmup", str(args.warmup)]
+    for flag, val in (("--threads", args.threads), ("--vgg-weights", args.vgg_weights),
+                      ("--fast-steps", args.fast_steps)):
+        if val:
+            cmd += [flag, str(val)]
+    return cmd
+
+
+def ref_cmd(args, workload: str, variant: str) -> list[str]:
+    cmd = [sys.executable, args.ref_steps, "--workloads", WORKLOADS[workload][4], "--variants", variant,
+           "--iters", str(args.iters), "--warmup", str(args.warmup), "--quiet-wait", "0",
+           "--idle-wait", str(args.idle_wait), "--max-timed", str(args.iters), "--timeout", str(args.timeout)]
+    for flag, val in (("--ref-junyanz", args.ref_junyanz), ("--ref-pix2pixhd", args.ref_pix2pixhd),
+                      ("--ref-book", args.ref_book), ("--threads", args.threads)):
+        if val:
+            cmd += [flag, os.path.abspath(val) if flag.startswith("--ref") else str(val)]
+    return cmd
+
+
+def has_ref(args, workload: str) -> bool:
+    if not args.ref_steps or args.device != "cpu":
+        return False
+    need = {"pix2pix": args.ref_junyanz, "cyclegan": args.ref_junyanz, "book_cyclegan": args.ref_book,
+            "pix2pixhd": args.ref_pix2pixhd, "pix2pixhd_vgg": args.ref_pix2pixhd}[workload]
+    return bool(need)
+
+
+def ref_variants(args) -> tuple[list[str], str | None]:
+    wanted = [v for v in args.ref_variants.split(",") if v]
+    if args.device == "cpu" and not native_bf16_cpu():
+        kept = [v for v in wanted if "bf16" not in v]
+        skipped = [v for v in wanted if "bf16" in v]
+        if skipped:
+            return kept, (f"reference variants {', '.join(skipped)} skipped: this CPU has no native bf16 "
+                          f"(no avx512_bf16/amx_bf16 in /proc/cpuinfo), where bf16 runs ~30x slower than fp32")
+    return wanted, None
+
+
+def summarise(workload: str, recs: list[dict]) -> dict:
+    def med(side: str, variant: str | None = None) -> list[dict]:
+        return [r for r in recs if r.get("side") == side and "error" not in r and (variant is None or r["variant"] == variant)]
+
+    def pick(rows: list[dict]) -> dict | None:
+        return min(rows, key=lambda r: r["median_s"]) if rows else None
+
+    def median_of(rows: list[dict]) -> float | None:
+        return statistics.median(r["median_s"] for r in rows) if rows else None
+
+    out: dict = {"kind": "summary", "workload": workload, "label": WORKLOADS[workload][5]}
+    ref_fp32 = median_of(med("ref", "fp32"))
+    ref_by_variant = {v: median_of(med("ref", v)) for v in sorted({r["variant"] for r in med("ref")})}
+    best_v = min(ref_by_variant, key=ref_by_variant.get) if ref_by_variant else None
+    i2i = {v: median_of(med("i2i", v)) for v in sorted({r["variant"] for r in med("i2i")})}
+    out.update({"ref_fp32_s": ref_fp32, "ref_best_s": ref_by_variant.get(best_v), "ref_best_variant": best_v,
+                "ref_variants_s": ref_by_variant, "i2i_s": i2i, "exact_s": i2i.get("exact"), "fast_s": i2i.get("fast")})
+    rss = {}
+    for r in recs:
+        if "error" not in r:
+            key = f"{r['side']}_{r['variant']}"
+            rss[key] = max(rss.get(key, 0), r.get("peak_rss_mib") or 0)
+    out["peak_rss_mib"] = rss
+
+    def ratio(a, b):
+        return round(a / b, 3) if a and b else None
+    out["exact_vs_ref_fp32"] = ratio(ref_fp32, out["exact_s"])
+    out["fast_vs_ref_best"] = ratio(out["ref_best_s"], out["fast_s"])
+    out["fast_vs_ref_fp32"] = ratio(ref_fp32, out["fast_s"])
+    out["contaminated_rows"] = sum(1 for r in recs if r.get("contaminated"))
+    out["errors"] = [f"{r.get('side')} {r.get('variant')}: {r['error']}" for r in recs if "error" in r]
+    fast = pick(med("i2i", "fast"))
+    out["fast_profile"] = fast.get("profile") if fast else None
+    return out
+
+
+def _fmt(x, spec=".2f") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def print_table(summaries: list[dict]) -> None:
+    print("\n| workload | ref fp32 s/it | ref best s/it (variant) | i2i exact s/it | i2i fast s/it | exact vs ref fp32 "
+          "| fast vs ref best | fast vs ref fp32 | peak RSS MiB ref fp32 / ref best / exact / fast | disturbed rows |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for s in summaries:
+        rss = s["peak_rss_mib"]
+        best = f"{_fmt(s['ref_best_s'])} ({s['ref_best_variant']})" if s["ref_best_variant"] else "–"
+        rss_cell = " / ".join(_fmt(rss.get(k), ".0f") for k in
+                              ("ref_fp32", f"ref_{s['ref_best_variant']}", "i2i_exact", "i2i_fast"))
+        ratio = lambda r: "–" if r is None else f"{r:.2f}x"  # noqa: E731
+        print(f"| {s['label']} | {_fmt(s['ref_fp32_s'])} | {best} | {_fmt(s['exact_s'])} | {_fmt(s['fast_s'])} | "
+              f"{ratio(s['exact_vs_ref_fp32'])} | {ratio(s['fast_vs_ref_best'])} | {ratio(s['fast_vs_ref_fp32'])} | "
+              f"{rss_cell} | {s['contaminated_rows']} |")
+    for s in summaries:
+        for e in s["errors"]:
+            print(f"error in {s['workload']}: {e}")
+    fast = next((s["fast_profile"] for s in summaries if s.get("fast_profile")), None)
+    if fast:
+        print(f"\ni2i fast = {fast}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--workloads", nargs="+", default=["pix2pix"], help=f"{', '.join(WORKLOADS)} or all")
+    p.add_argument("--recipes", nargs="+", help=argparse.SUPPRESS)  # old name of --workloads
+    p.add_argument("--i2i-variants", default="exact,fast", help=f"comma list of {', '.join(I2I_VARIANTS)}")
+    p.add_argument("--ref-variants", default=",".join(REF_BEST_VARIANTS),
+                   help="ref_steps.py call-site variants besides fp32 (bf16 ones dropped on CPUs without native bf16)")
+    p.add_argument("--ref-steps", help="path of ../shared/bench/ref_steps.py (times the references)")
+    p.add_argument("--ref-junyanz", help="junyanz/pytorch-CycleGAN-and-pix2pix checkout")
+    p.add_argument("--ref-pix2pixhd", help="NVIDIA/pix2pixHD checkout")
+    p.add_argument("--ref-book", help="Hands-On GANs Chapter06/cyclegan folder (or the repo root)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (the references run on CPU only)")
+    p.add_argument("--iters", type=int, default=3, help="timed iterations per child")
+    p.add_argument("--warmup", type=int, default=1, help="untimed iterations per child")
+    p.add_argument("--rounds", type=int, default=1, help="alternating rounds per workload (medians across rounds)")
+    p.add_argument("--quick", action="store_true", help="smoke run: pix2pix only, 1 warm-up + 2 timed iterations")
+    p.add_argument("--threads", type=int, help="torch threads in every child (default: torch's choice)")
+    p.add_argument("--vgg-weights", help="torchvision vgg19 weights for i2i's pix2pixhd_vgg (default: random init)")
+    p.add_argument("--fast-steps", type=int, help="run length the fast profile is told (default: the benchmark's; "
+                   "5000+ makes it compile, as a long --fast run would)")
+    p.add_argument("--idle-wait", type=float, default=0, help="ref_steps: wait up to this long for idle after a "
+                   "disturbed iteration (default 0: keep runs short)")
+    p.add_argument("--timeout", type=int, default=1200, help="per child process, seconds")
+    p.add_argument("--json", action="store_true", help="print every child's record and the summaries as JSON lines")
+    p.add_argument("--out", help="append JSON lines here")
+    p.add_argument("--child-i2i", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.child_i2i:
+        args.workload, args.variant = args.child_i2i
+        sys.stdout.flush()
+        rec = i2i_child(args)
+        print(RESULT + json.dumps(rec), flush=True)
+        return
+    if args.quick:
+        args.iters, args.warmup = 2, 1
+    workloads = args.recipes or args.workloads
+    if workloads == ["all"]:
+        workloads = list(WORKLOADS)
+    for w in workloads:
+        if w not in WORKLOADS:
+            p.error(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)} or all")
+    if args.device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            p.error("--device cuda: no CUDA device is visible")
+    i2i_vs = [v for v in args.i2i_variants.split(",") if v]
+    for v in i2i_vs:
+        if v not in I2I_VARIANTS:
+            p.error(f"unknown i2i variant {v!r}; choose from {', '.join(I2I_VARIANTS)}")
+    refs, skipped_note = ref_variants(args)
+    out = open(args.out, "a") if args.out else None
+
+    def emit(rec: dict) -> None:
+        line = json.dumps(rec)
+        if args.json:
+            print(line, flush=True)
+        if out:
+            out.write(line + "\n")
+            out.flush()
+
+    import torch
+    print(f"# train_step: torch {torch.__version__}, device {args.device}, threads {args.threads or torch.get_num_threads()}, "
+          f"batch 1, {args.warmup} warm-up + {args.iters} timed iterations per child, {args.rounds} round(s); "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    if skipped_note and args.ref_steps:
+        print(f"# {skipped_note}", flush=True)
+    summaries = []
+    for w in workloads:
+        recs: list[dict] = []
+        with_ref = has_ref(args, w)
+        # alternate: ref fp32, i2i exact, ref variant, i2i fast, ... (one child at a time)
+        ref_jobs = [("ref", "fp32")] + [("ref", v) for v in refs] if with_ref else []
+        i2i_jobs = [("i2i", v) for v in i2i_vs]
+        jobs = []
+        for k in range(max(len(ref_jobs), len(i2i_jobs))):
+            jobs += ref_jobs[k:k + 1] + i2i_jobs[k:k + 1]
+        for rnd in range(args.rounds):
+            order = jobs if rnd % 2 == 0 else jobs[::-1]
+            for side, v in order:
+                cmd = i2i_cmd(args, w, v) if side == "i2i" else ref_cmd(args, w, v)
+                rec = _run_child(cmd, args.timeout, _parse_i2i if side == "i2i" else _parse_ref)
+                rec.update({"kind": "run", "side": side, "workload": w, "variant": v, "round": rnd + 1,
+                            "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            "loadavg_after": [round(x, 2) for x in os.getloadavg()]})
+                emit(rec)
+                if not args.json:
+                    state = rec.get("error") or f"{rec['median_s']:.3f} s/it" + (" (contaminated)" if rec.get("contaminated") else "")
+                    print(f"  {w} {side} {v}: {state}", file=sys.stderr, flush=True)
+                recs.append(rec)
+        s = summarise(w, recs)
+        if skipped_note and with_ref:
+            s["note"] = skipped_note
+        emit(s)
+        summaries.append(s)
+    print_table(summaries)
 
 
 if __name__ == "__main__":

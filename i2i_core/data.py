@@ -61,15 +61,22 @@ class EpochSampler(Sampler):
 
 
 def make_loader(dataset: Any, batch_size: int, seed: int, *, shuffle: bool = True, num_workers: int = 0,
-                pin_memory: bool = False, rank: int = 0, world: int = 1) -> tuple[DataLoader, EpochSampler]:
-    """A DataLoader over ``dataset`` with an :class:`EpochSampler` (call ``set_epoch``)."""
+                pin_memory: bool = False, rank: int = 0, world: int = 1, persistent_workers: bool = False,
+                prefetch_factor: int | None = None) -> tuple[DataLoader, EpochSampler]:
+    """A DataLoader over ``dataset`` with an :class:`EpochSampler` (call ``set_epoch``).
+
+    ``persistent_workers`` keeps the worker processes between epochs (the sampler is re-read at
+    each ``iter``, so the data order is unchanged); both it and ``prefetch_factor`` (batches each
+    worker loads ahead, torch's default 2) only apply when ``num_workers > 0``.
+    """
     seeded = seeded_keys(dataset)
     sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded, rank=rank, world=world)
+    extra = {"prefetch_factor": prefetch_factor} if num_workers and prefetch_factor else {}
     # its own generator: creating an iterator must not draw from the global RNG (exact resume)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        pin_memory=pin_memory, persistent_workers=False, collate_fn=collate_same_size,
-                        worker_init_fn=ignore_sigint_in_worker if num_workers else None,
-                        generator=torch.Generator().manual_seed(seed))
+                        pin_memory=pin_memory, persistent_workers=bool(persistent_workers and num_workers),
+                        collate_fn=collate_same_size, worker_init_fn=ignore_sigint_in_worker if num_workers else None,
+                        generator=torch.Generator().manual_seed(seed), **extra)
     return loader, sampler
 
 
