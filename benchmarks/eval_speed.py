@@ -24,7 +24,7 @@ from i2i_core import Engine
 from i2i_core import metrics as M
 from i2i_core.evaluate import evaluate
 
-SETS = ["psnr,ssim", "psnr,ssim,lpips", "psnr,ssim,fid,kid", "fid,kid,lpips,psnr,ssim"]
+SETS = ["psnr,ssim", "psnr,ssim,lpips", "fid,kid,lpips,psnr,ssim"]
 
 
 def smooth_images(n: int, size: int, seed: int) -> list[dict]:

@@ -104,6 +104,28 @@ class _Accumulator:
     def add(self, name: str, values: torch.Tensor) -> None:
         self.sums[name] = self.sums.get(name, 0.0) + float(values.double().sum())
 
+    def score(self, names: Sequence[str], pred: torch.Tensor, target: torch.Tensor, ident: torch.Tensor | None,
+              lpips_net: torch.nn.Module | None, inception: torch.nn.Module | None, real_cached: bool) -> None:
+        """Add one batch: paired scores summed, Inception features kept for the set metrics."""
+        pred, target = pred.float(), target.float()
+        ident = ident.float() if ident is not None and ident.shape == target.shape else None
+        self.count += pred.shape[0]
+        for name, fn in (("psnr", M.psnr), ("ssim", M.ssim)):
+            if name in names:
+                self.add(name, fn(pred, target))
+                if ident is not None:
+                    self.add(f"baseline_{name}", fn(ident, target))
+        if lpips_net is not None:
+            self.add("lpips", M.lpips(lpips_net, pred, target))
+            if ident is not None:
+                self.add("baseline_lpips", M.lpips(lpips_net, ident, target))
+        if inception is not None:
+            self.feats["fake"].append(inception(M.to_uint8_rgb(pred)).double().cpu())
+            if not real_cached:
+                self.feats["real"].append(inception(M.to_uint8_rgb(target)).double().cpu())
+            if ident is not None:
+                self.feats["ident"].append(inception(M.to_uint8_rgb(ident)).double().cpu())
+
 
 def evaluate(recipe: Recipe, dataset: Any, device: torch.device | str, *, metrics: Sequence[str] | str | None = None,
              max_images: int = 50, batch_size: int = 1, out_dir: str | Path | None = None, autocast: Any = None,
@@ -162,25 +184,10 @@ def evaluate(recipe: Recipe, dataset: Any, device: torch.device | str, *, metric
                 raise M.MetricError(f"held-out items lack {exc} (keys: {', '.join(sorted(batch))}); "
                                     "evaluation needs each input's target image") from None
             for direction, (pred, target, ident) in pairs.items():
-                a = acc.setdefault(direction, _Accumulator())
-                pred, target = pred.float(), target.float()
-                ident = ident.float() if ident is not None and ident.shape == target.shape else None
-                a.count += pred.shape[0]
-                for name, fn in (("psnr", M.psnr), ("ssim", M.ssim)):
-                    if name in names:
-                        a.add(name, fn(pred, target))
-                        if ident is not None:
-                            a.add(f"baseline_{name}", fn(ident, target))
-                if lpips_net is not None:
-                    a.add("lpips", M.lpips(lpips_net, pred, target))
-                    if ident is not None:
-                        a.add("baseline_lpips", M.lpips(lpips_net, ident, target))
-                if inception is not None:
-                    a.feats["fake"].append(inception(M.to_uint8_rgb(pred)).double().cpu())
-                    if cached_real is None:
-                        a.feats["real"].append(inception(M.to_uint8_rgb(target)).double().cpu())
-                    if ident is not None:
-                        a.feats["ident"].append(inception(M.to_uint8_rgb(ident)).double().cpu())
+                # the recipe ran under the trainer's precision; the metrics' networks run in fp32, as published
+                with torch.autocast(device.type, enabled=False) if autocast else contextlib.nullcontext():
+                    acc.setdefault(direction, _Accumulator()).score(
+                        names, pred, target, ident, lpips_net, inception, real_cached=cached_real is not None)
             if out_dir is not None and shown < grid_rows:
                 visuals = recipe.sample(batch)
                 for k, v in visuals.items():
