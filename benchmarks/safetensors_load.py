@@ -8,14 +8,13 @@ Writes one i2i weights file of about ``--mb`` MB (a generator ``G`` holding ``--
 a discriminator ``D`` the rest), then loads it in fresh processes three ways: the former reader
 (whole file into memory, then a copy per tensor), the package reading every network, and the
 package reading only ``G`` (what inference needs). Prints wall time and the peak resident memory
-each load added (``ru_maxrss`` minus the RSS before loading), medians of ``--repeat`` runs.
+each load added (peak RSS, VmHWM, minus the RSS before loading), medians of ``--repeat`` runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import struct
 import subprocess
@@ -43,6 +42,16 @@ def former_reader(path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that over
+    ``exec`` from the parent, so a child would report the parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def _rss() -> int:
     import resource as r
 
@@ -62,7 +71,7 @@ def child(path: Path, how: str) -> None:
         nets, _, _ = ckpt.load_weights(path, nets=["G"] if how == "package-G" else None)
         total = sum(t.numel() for s in nets.values() for t in s.values())
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    peak = _peak_rss_bytes() - before
     print(json.dumps({"how": how, "seconds": seconds, "peak": peak, "elements": total}))
 
 

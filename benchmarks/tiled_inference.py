@@ -7,7 +7,7 @@ Usage::
 
 ``memory`` runs a ResNet-6 generator (eval mode, BatchNorm with running statistics) on one
 ``size`` x ``size`` input twice, each in a fresh process: one pass, then tiled. It prints the
-peak resident memory each process added on top of the model and the input (``ru_maxrss``
+peak resident memory each process added on top of the model and the input (peak RSS, VmHWM,
 minus the RSS before the forward pass), and the max abs difference of the two outputs. On
 CUDA the figure is ``torch.cuda.max_memory_allocated``.
 
@@ -45,6 +45,16 @@ def _generator(ngf: int, norm: str, blocks: str = "resnet_6blocks") -> torch.nn.
     return net
 
 
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that over
+    ``exec`` from the parent, so a child would report the parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * resource.getpagesize()
@@ -78,7 +88,7 @@ def child(args: argparse.Namespace) -> None:
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        peak = _peak_rss_bytes() - before
     torch.save(out.cpu(), args.save)
     print(json.dumps({"mode": args.mode, "peak_bytes": peak, "seconds": seconds}))
 
