@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import subprocess
+import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from i2i_core import Engine
+from i2i_core import ConfigError, Engine, hookimpl
 from i2i_core.cli import cli
-from toy import ToyPlugin
+from toy import ToyPlugin, ToyRecipe
 
 
 @pytest.fixture
@@ -59,3 +63,92 @@ def test_plugins_table_lists_core_with_all(invoke):
     res = invoke("plugins", "--all", "--json")
     names = [r["name"] for r in json.loads(res.output)]
     assert "i2i_core.defaults" in names
+
+
+# --- a CLI that answers at once: no torch before a command needs it -----------------------------
+
+_PROBE = """
+import sys
+from i2i_core.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+print("TORCH" if "torch" in sys.modules else "NO-TORCH", code)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["show-config", "--help"]])
+def test_help_and_version_never_import_torch(args):
+    out = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("NO-TORCH 0"), out.stdout[-300:]
+    if args == ["--help"]:  # first-party plugin commands come from the i2i.commands entry points
+        assert "\n  data " in out.stdout and "\n  pix2pixhd " in out.stdout and "\n  run " in out.stdout
+
+
+class _HookOnlyCommands:
+    """A third-party plugin that adds a command through register_commands only."""
+
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.command("hello", help="say hello")
+        @click.pass_context
+        def hello(ctx):
+            click.echo(f"hello from an engine with {len(ctx.find_object(dict)['engine'].registries.recipes)} recipe(s)")
+
+
+@pytest.fixture
+def hook_cli():
+    # a copy of the group, so that the module-level one other tests use is left as it is
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
+    group.command_sources = {}
+    group.hooks_loaded = False
+    engine = Engine([ToyPlugin(), _HookOnlyCommands()], autoload=False, warn=False)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(group, list(args), obj={"engine": engine})
+
+
+def test_a_hook_only_command_is_found_when_called_and_listed_by_plugins(hook_cli):
+    assert "hello" not in hook_cli("--help").output  # --help never builds the engine
+    res = hook_cli("hello")
+    assert res.exit_code == 0 and res.output == "hello from an engine with 1 recipe(s)\n"
+    rows = json.loads(hook_cli("plugins", "--all", "--json").output)
+    assert any("command:hello" in r["registered"] for r in rows)
+
+
+def test_an_unknown_command_still_fails_in_one_line(hook_cli):
+    res = hook_cli("helo")
+    assert res.exit_code == 2 and "No such command 'helo'" in res.output
+
+
+class _StagedPlugin:
+    """A recipe whose preset cannot run on its own (as pix2pixHD's 1024p)."""
+
+    @hookimpl
+    def register_presets(self, register):
+        register("staged", "stage2", {"model": {"width": 3}})
+
+    @hookimpl
+    def register_recipes(self, register):
+        class Staged(ToyRecipe):
+            @classmethod
+            def validate_run(cls, run):
+                if run.preset == "stage2" and not run.trainer.init_from:
+                    raise ConfigError("preset stage2 starts from a stage-1 run: pass --init-from RUN")
+
+        register("staged", Staged)
+
+
+def test_show_config_shows_a_staged_preset_with_what_it_needs():
+    engine = Engine([ToyPlugin(), _StagedPlugin()], autoload=False, warn=False)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["show-config", "staged", "--preset", "stage2"], obj={"engine": engine})
+    assert res.exit_code == 0 and "model.width" in res.output
+    assert "note: to run, this config needs: preset stage2 starts from a stage-1 run" in res.output
+    res = runner.invoke(cli, ["show-config", "staged", "--preset", "stage2", "--set", "trainer.init_from=r"],
+                        obj={"engine": engine})
+    assert res.exit_code == 0 and "note:" not in res.output
+    with pytest.raises(ConfigError, match="stage-1 run"):  # a run still refuses it
+        engine.resolve_config("staged", "stage2")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import Field
 
-from i2i_core import ConfigError, Engine, UnknownNameError
+from i2i_core import ConfigError, Engine, Recipe, RecipeConfig, UnknownNameError, hookimpl
 from i2i_core.config import deep_merge, parse_set
 from toy import ToyPlugin
 
@@ -113,3 +114,74 @@ def test_every_config_error_is_reported_at_once(engine):
                  "crop_size?)", "trainer.max_steps: Input should be greater than 0", "model.widht: unknown field "
                  "(did you mean width?)"):
         assert part in message, message
+
+
+# --- options of one generator, input-only readers (the one resolution function) ---------------
+
+class _NetConfig(RecipeConfig):
+    netG: str = "unet"
+    num_downs: int | None = Field(None, json_schema_extra={"only_for": {"netG": ["unet"]}})
+    width: int = 4
+
+
+class _NetRecipe(Recipe):
+    name = "net"
+    Config = _NetConfig
+
+    @classmethod
+    def validate_run(cls, run):
+        if run.model["num_downs"] is not None and run.model["netG"] != "unet":
+            raise ConfigError("model.num_downs only applies to netG='unet'")
+
+
+class _NetPlugin:
+    @hookimpl
+    def register_recipes(self, register):
+        register("net", _NetRecipe)
+
+    @hookimpl
+    def register_presets(self, register):
+        register("net", "small", {"model": {"netG": "unet", "num_downs": 6}})
+
+    @hookimpl
+    def register_datasets(self, register):
+        register("folder", lambda cfg, split: [], description="inputs only", training=False)
+        register("pairs", lambda cfg, split: [], description="inputs and targets")
+
+
+@pytest.fixture
+def net_engine():
+    return Engine([_NetPlugin()], autoload=False, warn=False)
+
+
+def test_changing_the_generator_clears_its_options_with_a_note(net_engine, caplog):
+    run = net_engine.resolve_config("net", "small", overrides=["model.netG=resnet"])
+    assert run.model["netG"] == "resnet" and run.model["num_downs"] is None
+    assert "model.num_downs=6 (from preset small) cleared" in caplog.text and "--set" in caplog.text
+    # kept while it applies, and when the user sets both in the same layer (then it is the user's error)
+    assert net_engine.resolve_config("net", "small").model["num_downs"] == 6
+    with pytest.raises(ConfigError, match="num_downs only applies"):
+        net_engine.resolve_config("net", "small", overrides=["model.netG=resnet", "model.num_downs=5"])
+
+
+def test_a_config_file_changing_the_generator_clears_too(net_engine, tmp_path, caplog):
+    f = tmp_path / "c.toml"
+    f.write_text('[model]\nnetG = "resnet"\n')
+    assert net_engine.resolve_config("net", "small", str(f)).model["num_downs"] is None
+    assert f"--config {f}" in caplog.text
+
+
+def test_an_input_only_reader_cannot_train(net_engine):
+    with pytest.raises(ConfigError) as err:
+        net_engine.resolve_config("net", overrides=["data.dataset=folder"])
+    msg = str(err.value)
+    assert "\n" not in msg and "'folder' reads inputs only" in msg and "pairs" in msg and "folder," not in msg
+    assert net_engine.resolve_config("net", overrides=["data.dataset=pairs"]).data.dataset == "pairs"
+    # a saved run is still readable with it (inference loading validates without the training check)
+    assert net_engine.validate({"recipe": "net", "data": {"dataset": "folder"}}).data.dataset == "folder"
+
+
+def test_cross_checks_can_be_skipped_to_show_a_config(net_engine):
+    run = net_engine.resolve_config("net", "small", overrides={"model": {"netG": "resnet", "num_downs": 5}},
+                                    cross_checks=False)
+    assert run.model["num_downs"] == 5

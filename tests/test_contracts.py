@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pytest
+
 import i2i_core
 from i2i_core.registry import hookspecs
 
@@ -47,3 +49,25 @@ def test_core_never_imports_a_plugin():
         text = path.read_text()
         for plugin in ("i2i_pix2pix", "i2i_pix2pixhd", "i2i_cyclegan", "i2i_datasets"):
             assert f"import {plugin}" not in text and f"from {plugin}" not in text, f"{path} imports {plugin}"
+
+
+def test_the_trainer_relays_hooks_and_never_builds_an_engine(monkeypatch):
+    import importlib.metadata as md
+
+    from i2i_core import ConfigError, Recipe, Trainer, TrainerConfig
+    from toy import toy_items
+
+    def no_entry_points(*args, **kwargs):
+        raise AssertionError("the trainer must not load plugins")
+
+    monkeypatch.setattr(md, "entry_points", no_entry_points)
+    trainer = Trainer(TrainerConfig(device="cpu", max_steps=1), progress=False)
+    assert sorted(name for name, _ in trainer.pm.list_name_plugin()) == ["i2i_core.defaults", "i2i_core.progress"]
+    assert trainer.pm.hook.after_step.spec is not None  # the hook specs are there for callbacks
+
+    class Unbuilt(Recipe):
+        name = "unbuilt"
+
+    with pytest.raises(ConfigError, match="recipe 'unbuilt' has no networks: build it before fit") as err:
+        trainer.fit(Unbuilt(), toy_items(2))
+    assert "\n" not in str(err.value)

@@ -1,6 +1,6 @@
 import pytest
 
-from i2i_core import DuplicateNameError, Registry, UnknownNameError
+from i2i_core import DuplicateNameError, Registry, UnknownNameError, hookimpl
 
 
 def test_add_get_build_and_aliases():
@@ -45,3 +45,41 @@ def test_duplicate_names_both_plugins():
 def test_empty_name_rejected():
     with pytest.raises(TypeError):
         Registry("x").add("", object())
+
+
+def test_entries_have_typed_fields_and_a_read_only_meta():
+    from i2i_core.registry.plugins import make_plugin_manager
+    from i2i_core.registry.registries import build_registries
+
+    class P:
+        @hookimpl
+        def register_architectures(self, register):
+            register("g", dict, role="discriminator", description="d")
+
+        @hookimpl
+        def register_presets(self, register):
+            register("r", "small", {"model": {}})
+
+        @hookimpl
+        def register_datasets(self, register):
+            register("inputs", list, training=False)
+
+    pm = make_plugin_manager(autoload=False, plugins=[P()])[0]
+    regs = build_registries(pm)
+    g = regs.architectures.entry("g")
+    assert (g.role, g.description, g.plugin is not None, g.training) == ("discriminator", "d", True, True)
+    preset = regs.presets.lookup("r", "small")
+    assert (preset.recipe, preset.preset) == ("r", "small")
+    assert regs.datasets.entry("inputs").training is False
+    assert dict(g.meta) == {"role": "discriminator"} and dict(preset.meta) == {"recipe": "r", "preset": "small"}
+    with pytest.raises(TypeError):
+        g.meta["role"] = "generator"  # type: ignore[index]
+    # a bad role is the plugin's error: recorded and reported by `i2i plugins`, the others keep working
+    bad = build_registries(make_plugin_manager(autoload=False, plugins=[_BadRole()])[0])
+    assert "x" not in bad.architectures and "role must be one of" in str(bad.errors[0][2])
+
+
+class _BadRole:
+    @hookimpl
+    def register_architectures(self, register):
+        register("x", dict, role="critic")
