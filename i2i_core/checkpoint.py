@@ -402,6 +402,16 @@ def _from_step_dir(folder: Path) -> CheckpointFiles | None:
     return CheckpointFiles(weights, state if state.is_file() else None)
 
 
+def run_folder_of(weights: str | Path) -> Path:
+    """The run folder a checkpoint file belongs to (``RUN/checkpoints/step_N/model.safetensors`` -> ``RUN``)."""
+    parent = Path(weights).parent
+    if parent.name.startswith("step_") and parent.parent.name == "checkpoints":
+        return parent.parent.parent
+    if parent.name == "checkpoints":
+        return parent.parent
+    return parent
+
+
 def find_weights(path: str | Path) -> Path:
     """Resolve a run folder, ``RUN@best``, a checkpoints folder or a file to a weights file."""
     return resolve_checkpoint(path).weights

@@ -456,11 +456,13 @@ class _Bar:
 @click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="inputs of equal size per batch")
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True, help="decoding threads")
 @click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
+@click.option("--ema/--no-ema", default=True, show_default=True,
+              help="use the generators' moving average when the checkpoint keeps one (trainer.ema_decay)")
 @click.pass_context
 def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str, direction: str | None,
               sets: tuple[str, ...], device: str, precision: str, resize: str | None, tile: str | None, overlap: int,
               max_memory: str | None, norm_stats: str, output_format: str, value_range: tuple[float, float] | None,
-              batch_size: int, workers: int, progress: bool | None) -> None:
+              batch_size: int, workers: int, progress: bool | None, ema: bool) -> None:
     """Translate images at their own size and depth with a trained (or imported) checkpoint."""
     import time
     import warnings
@@ -471,7 +473,7 @@ def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str,
         raise click.BadParameter(f"{tile!r}: expected a number of pixels or 'auto'", param_hint="--tile")
     overrides = list(sets) + ([f"data.direction={direction}"] if direction else [])
     translator = Translator.from_run(checkpoint, device=device, precision=precision, overrides=overrides,
-                                     engine=_engine(ctx), tile=tile, overlap=overlap, max_memory=_bytes(max_memory),
+                                     engine=_engine(ctx), ema=ema, tile=tile, overlap=overlap, max_memory=_bytes(max_memory),
                                      norm_stats=norm_stats, resize=resize, value_range=value_range)
     notes: set[str] = set()
     start = time.perf_counter()
@@ -554,17 +556,19 @@ def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: t
 @click.option("--device", default="auto")
 @click.option("--out", type=click.Path(file_okay=False), help="write metrics.json + eval/ here (default: the run folder)")
 @click.option("--json", "as_json", is_flag=True, help="print the scores as JSON")
+@click.option("--ema/--no-ema", default=True, show_default=True,
+              help="score the generators' moving average when the checkpoint keeps one (trainer.ema_decay)")
 @click.pass_context
 def eval_cmd(ctx: click.Context, checkpoint: str, data_root: str | None, split: str | None, metric_spec: str,
              max_images: int | None, batch_size: int, inception_weights: str | None, lpips_weights: str | None,
-             sets: tuple[str, ...], device: str, out: str | None, as_json: bool) -> None:
+             sets: tuple[str, ...], device: str, out: str | None, as_json: bool, ema: bool) -> None:
     """Score CHECKPOINT (a run folder, RUN@best or a .safetensors file) on held-out data."""
     from .evaluate import evaluate_checkpoint
 
     scores, folder = evaluate_checkpoint(
         _engine(ctx), checkpoint, data_root=data_root, split=split, metrics=metric_spec, max_images=max_images,
         batch_size=batch_size, device=device, overrides=sets, inception_weights=inception_weights,
-        lpips_weights=lpips_weights, out_dir=out)
+        lpips_weights=lpips_weights, out_dir=out, ema=ema)
     if as_json:
         click.echo(scores.to_json())
         return

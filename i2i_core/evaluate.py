@@ -236,7 +236,7 @@ def evaluate_checkpoint(engine: Any, checkpoint: str | Path, *, data_root: str |
                         max_images: int | None = None, batch_size: int = 1, device: str = "auto",
                         overrides: Sequence[str] = (), inception_weights: str | Path | None = None,
                         lpips_weights: str | Path | None = None, out_dir: str | Path | None = None,
-                        write: bool = True) -> tuple[Scores, Path | None]:
+                        write: bool = True, ema: bool = True) -> tuple[Scores, Path | None]:
     """``i2i eval``: score a run folder or weights file on its held-out split (or ``data_root``).
 
     The recipe, reader and preprocessing come from the config stored with the weights, so the
@@ -259,7 +259,7 @@ def evaluate_checkpoint(engine: Any, checkpoint: str | Path, *, data_root: str |
         if not Path(data_root).is_dir():
             raise M.MetricError(f"--data {data_root}: no such folder (expected a data root in the run's layout)")
         sets += [f"data.root={Path(data_root).resolve()}", "data.synthetic=null"]
-    recipe, run = load_for_inference(engine, weights, sets, device)
+    recipe, run = load_for_inference(engine, weights, sets, device, ema=ema)
     split = split or run.data.test_split
     dataset = engine.registries.datasets.build(run.data.dataset, run.data, split)
     recipe.configure_dataset(dataset, split)

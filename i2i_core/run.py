@@ -80,7 +80,7 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
             raise CheckpointError(f"--resume {resume}: no checkpoint there ({exc})") from None
         ckpt.find_resume(resume)  # one line when it holds no training state
     out_dir = Path(out) if out else (
-        run_folder_of(source.weights) if source is not None else
+        ckpt.run_folder_of(source.weights) if source is not None else
         Path("runs") / (f"{recipe}-{preset}" if preset else recipe))
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = RunLock(out_dir, "--out")
@@ -93,7 +93,7 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         elif source is None and existing is not None:
             raise ConfigError(f"{out_dir} already holds a run (checkpoint of step {existing.step}); pass --resume auto "
                               f"to continue it or --out to start elsewhere")
-        elif source is not None and existing is not None and run_folder_of(source.weights).resolve() != out_dir.resolve():
+        elif source is not None and existing is not None and ckpt.run_folder_of(source.weights).resolve() != out_dir.resolve():
             raise ConfigError(f"--out {out_dir} already holds another run (step {existing.step}); pick an empty --out "
                               f"to continue {resume} there")
         if existing is None and is_main:
@@ -105,16 +105,6 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         return _train(engine, run_cfg, out_dir, source, changes, progress, callbacks)
     finally:
         lock.release()
-
-
-def run_folder_of(weights: Path) -> Path:
-    """The run folder a checkpoint file belongs to (``RUN/checkpoints/step_N/model.safetensors`` -> ``RUN``)."""
-    parent = weights.parent
-    if parent.name.startswith("step_") and parent.parent.name == "checkpoints":
-        return parent.parent.parent
-    if parent.name == "checkpoints":
-        return parent.parent
-    return parent
 
 
 def _committed(out_dir: Path) -> ckpt.CheckpointFiles | None:
@@ -162,7 +152,7 @@ def _resume_config(engine: Engine, recipe: str, preset: str | None, config_file:
     except (KeyError, ValueError):
         raise CheckpointError(f"{source.weights}: no i2i config in its header; cannot resume from it") from None
     if saved.get("recipe") != recipe:
-        raise ConfigError(f"--resume: {run_folder_of(source.weights)} is a {saved.get('recipe')} run, not {recipe}")
+        raise ConfigError(f"--resume: {ckpt.run_folder_of(source.weights)} is a {saved.get('recipe')} run, not {recipe}")
     saved_preset = saved.get("preset")
     if preset is not None and preset != saved_preset:
         raise ConfigError(f"--resume: the run was trained with --preset {saved_preset}, not {preset}; drop --preset "

@@ -112,7 +112,8 @@ class Translator:
     # --- construction --------------------------------------------------------------------
     @classmethod
     def from_run(cls, run: str | Path, *, device: str = "auto", precision: str = "fp32",
-                 overrides: list[str] | tuple[str, ...] = (), engine: Any = None, **kwargs: Any) -> Translator:
+                 overrides: list[str] | tuple[str, ...] = (), engine: Any = None, ema: bool = True,
+                 **kwargs: Any) -> Translator:
         """Load a run folder (or weights file) for inference: only the networks it needs.
 
         Args:
@@ -120,6 +121,7 @@ class Translator:
             device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
             precision: ``fp32``, ``bf16`` or ``fp16``.
             overrides: ``--set``-style config overrides (e.g. ``["data.direction=BtoA"]``).
+            ema: use the generators' moving average when the checkpoint keeps one (``trainer.ema_decay``).
             **kwargs: the other arguments of :class:`Translator` (``tile``, ``overlap`` ...).
         """
         from . import checkpoint as ckpt
@@ -128,7 +130,7 @@ class Translator:
 
         engine = engine or Engine(warn=False)
         weights = ckpt.find_weights(run)
-        recipe, cfg = load_for_inference(engine, weights, list(overrides), device)
+        recipe, cfg = load_for_inference(engine, weights, list(overrides), device, ema=ema)
         folder = Path(run)
         if folder.is_dir():
             recipe.run_dir = folder

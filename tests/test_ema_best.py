@@ -84,3 +84,17 @@ def test_best_score_survives_a_resume(engine, tmp_path):
 def test_best_metric_must_be_measurable(engine):
     run = engine.resolve_config("toy", overrides={"trainer": {"best_metric": "lpips"}})
     assert "lpips" in run.trainer.eval_metrics  # the best metric is always scored
+
+
+def test_translate_and_eval_load_the_average_unless_told_not_to(engine, tmp_path):
+    from i2i_core.inference import load_for_inference
+
+    _fit(engine, tmp_path, 4, out="inf", ema_decay=0.5)
+    weights = ckpt.find_weights(tmp_path / "inf")
+    saved, _, _ = ckpt.load_weights(weights)
+    averaged, _ = load_for_inference(engine, weights, [], "cpu")
+    last, _ = load_for_inference(engine, weights, [], "cpu", ema=False)
+    for key, value in saved["ema.G"].items():
+        assert torch.equal(averaged.nets["G"].state_dict()[key], value), key
+    for key, value in saved["G"].items():
+        assert torch.equal(last.nets["G"].state_dict()[key], value), key
