@@ -63,7 +63,7 @@ def main() -> None:
             out.mkdir()
             for f in sorted((tmp / "in").iterdir()):
                 x = torch.from_numpy(np.asarray(Image.open(f).convert("RGB"), dtype=np.float32).copy())
-                x = x.permute(2, 0, 1).div(255).sub(0.5).div(0.5)[None]
+                x = x.permute(2, 0, 1).div(255).sub(0.5).div(0.5)[None].contiguous()  # NCHW, as the readers give
                 with torch.no_grad():
                     y = G(x)[0]
                 arr = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
