@@ -7,7 +7,9 @@ Usage::
 Writes one i2i weights file of about ``--mb`` MB (a generator ``G`` holding ``--g-share`` of it,
 a discriminator ``D`` the rest), then loads it in fresh processes three ways: the former reader
 (whole file into memory, then a copy per tensor), the package reading every network, and the
-package reading only ``G`` (what inference needs). Prints wall time and the peak resident memory
+package reading only ``G`` (what inference needs); each then copies the tensors into freshly
+allocated parameters, as ``load_state_dict`` does (memory-mapped pages are only read then).
+Prints wall time and the peak resident memory
 each load added (peak RSS, VmHWM, minus the RSS before loading), medians of ``--repeat`` runs.
 """
 
@@ -66,10 +68,14 @@ def child(path: Path, how: str) -> None:
     start = time.perf_counter()
     if how == "former":
         tensors = former_reader(path)
-        total = sum(t.numel() for t in tensors.values())
     else:
         nets, _, _ = ckpt.load_weights(path, nets=["G"] if how == "package-G" else None)
-        total = sum(t.numel() for s in nets.values() for t in s.values())
+        tensors = {f"{n}/{k}": t for n, state in nets.items() for k, t in state.items()}
+    # into the networks' own parameters, as load_state_dict does: memory-mapped pages are read here
+    params = {k: torch.empty_like(t) for k, t in tensors.items()}
+    for k, t in tensors.items():
+        params[k].copy_(t)
+    total = sum(t.numel() for t in params.values())
     seconds = time.perf_counter() - start
     peak = _peak_rss_bytes() - before
     print(json.dumps({"how": how, "seconds": seconds, "peak": peak, "elements": total}))
