@@ -77,7 +77,7 @@ def _batch(h: int, w: int, label_nc: int, device: Any) -> dict:
         "label_path": ["synthetic"]}
 
 
-def measure(preset: str, dtype: str, divisor: int, device: str) -> dict:
+def measure(preset: str, dtype: str, divisor: int, device: str, time_iters: int = 0) -> dict:
     """Build ``preset`` and run two iterations at (full size / divisor); returns bytes and counts."""
     import torch
 
@@ -119,25 +119,36 @@ def measure(preset: str, dtype: str, divisor: int, device: str) -> dict:
     else:
         peak = sampler.stop() - base
     counts = {name: sum(p.numel() for p in net.parameters()) for name, net in rec.nets.items()}
-    return {"peak": peak, "pixels": h * w, "size": [h, w], "params": counts}
+    out = {"peak": peak, "pixels": h * w, "size": [h, w], "params": counts}
+    if time_iters:  # images/s after the measured iterations (batch 1; synchronised at both ends)
+        if cuda:
+            torch.cuda.synchronize(dev)
+        t0 = time.perf_counter()
+        for _ in range(time_iters):
+            with autocast:
+                rec.training_step(batch, ctx)
+        if cuda:
+            torch.cuda.synchronize(dev)
+        out["images_per_s"] = time_iters / (time.perf_counter() - t0)
+    return out
 
 
 # --- driver ------------------------------------------------------------------------------
 
 
-def _child(preset: str, dtype: str, divisor: int, device: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", preset, dtype, str(divisor), device]
+def _child(preset: str, dtype: str, divisor: int, device: str, time_iters: int = 0) -> dict:
+    cmd = [sys.executable, __file__, "--worker", preset, dtype, str(divisor), device, "--time-iters", str(time_iters)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def estimate(preset: str, dtype: str, device: str, divisors: list[int]) -> dict:
+def estimate(preset: str, dtype: str, device: str, divisors: list[int], time_iters: int = 0) -> dict:
     """Full-size peak: measured directly on CUDA, extrapolated from reduced sizes on the CPU."""
     full_pixels = FULL_SIZE[preset][0] * FULL_SIZE[preset][1]
     if device.startswith("cuda"):
-        r = _child(preset, dtype, 1, device)
+        r = _child(preset, dtype, 1, device, time_iters)
         return {**r, "full": r.get("peak"), "how": "cuda max_memory_allocated, full size"}
     points = [_child(preset, dtype, d, device) for d in divisors]
     bad = [p for p in points if "error" in p]
@@ -160,11 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtypes", default="fp32,bf16")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--divisors", default="8,4", help="CPU: image-side divisors measured (e.g. 8,4)")
+    parser.add_argument("--time-iters", type=int, default=0,
+                        help="CUDA: also time this many iterations at full size (images/s)")
     parser.add_argument("--worker", nargs=4, metavar=("PRESET", "DTYPE", "DIVISOR", "DEVICE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         preset, dtype, divisor, device = args.worker
-        print(json.dumps(measure(preset, dtype, int(divisor), device)))
+        print(json.dumps(measure(preset, dtype, int(divisor), device, args.time_iters)))
         return
     import torch
 
@@ -178,11 +191,12 @@ def main(argv: list[str] | None = None) -> None:
     for preset in args.presets.split(","):
         cells, params, how = [], "", ""
         for dtype in dtypes:
-            r = estimate(preset, dtype, device, divisors)
+            r = estimate(preset, dtype, device, divisors, args.time_iters if device.startswith("cuda") else 0)
             if "error" in r:
                 cells.append(f"error: {r['error'][:60]}")
                 continue
-            cells.append(f"{r['full'] / GIB:.2f}")
+            rate = f" ({r['images_per_s']:.2f} img/s)" if "images_per_s" in r else ""
+            cells.append(f"{r['full'] / GIB:.2f}{rate}")
             params = " / ".join(f"{n} {c / 1e6:.1f}M" for n, c in r["params"].items())
             how = r["how"]
         h, w = FULL_SIZE[preset]

@@ -199,6 +199,7 @@ def i2i_child(args: argparse.Namespace) -> dict:
             last = rec.training_step(batches[i % len(batches)], ctx)
         precision.scaler.update()  # once per iteration, as Trainer._loop does; losses are not read
         clock.stop()
+    flops = conv_flops(rec, batches[0], ctx, precision) if args.flops else None
     finite = all(bool(torch.isfinite(torch.as_tensor(v, dtype=torch.float32)).all())
                  for v in (last or {}).values() if isinstance(v, (torch.Tensor, float, int)))
     return _record(args, clock, "i2i", args.variant, loadavg, build_s, {
@@ -206,7 +207,100 @@ def i2i_child(args: argparse.Namespace) -> dict:
         "channels_last": cfg.channels_last, "compile": cfg.compile, "losses_finite": finite,
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "cuda_max_memory_allocated_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if cuda else None,
+        **(flops_share(flops, clock, args) if flops else {}),
         "vgg_weights": (args.vgg_weights or "random init") if vgg else None})
+
+
+def conv_flops(rec, batch: dict, ctx, precision) -> dict:
+    """FLOPs of one more training step, counted by torch's FlopCounterMode: convolutions and all ops."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, precision.autocast():
+        rec.training_step(batch, ctx)
+    precision.scaler.update()
+    ops = counter.get_flop_counts().get("Global", {})
+    conv = sum(n for op, n in ops.items() if "convolution" in str(op))
+    return {"conv": conv, "total": counter.get_total_flops()}
+
+
+def flops_share(flops: dict, clock: Clock, args) -> dict:
+    """Conv FLOP/s over the whole timed step (a lower bound of the convolutions' own rate) vs the peak."""
+    med = statistics.median(r["wall"] for r in clock.rows[args.warmup:])
+    conv_tflops = flops["conv"] / med / 1e12
+    return {"conv_flops_per_step": flops["conv"], "total_flops_per_step": flops["total"],
+            "conv_tflop_s": round(conv_tflops, 2), "peak_tflop_s": args.peak_tflops,
+            "conv_share_of_peak": round(conv_tflops / args.peak_tflops, 4)}
+
+
+def ref_cuda_child(args: argparse.Namespace) -> dict:
+    """The reference's own step on CUDA: ref_steps.py's workload builders (imported from ``--ref-steps``,
+    not copied), with its CPU shim left out and the networks, losses and inputs moved to the GPU.
+
+    ref_steps.py itself runs the references on the CPU only; this child is what ``gpu_check.sh``
+    uses for the reference columns. Variants: ``fp32``, ``bf16`` (autocast), ``cl_bf16_fused``.
+    """
+    import contextlib
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("ref_steps", args.ref_steps)
+    rs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rs)
+    dev = torch.device(args.device)
+    loadavg = os.getloadavg()
+    rs.shim_cuda_to_cpu = lambda: None  # pix2pixHD's .cuda() calls and torch.cuda.*Tensor go to the GPU
+    t_build = time.perf_counter()
+    wl = rs.build(WORKLOADS[args.workload][4], args)
+    model = wl.model
+    if hasattr(model, "device"):
+        model.device = dev  # junyanz BaseModel / the book's Model: set_input and labels follow it
+    for _, net in wl.nets().items():
+        net.to(dev)
+    for name in dir(model):  # losses with buffers (junyanz GANLoss labels, pix2pixHD VGG)
+        obj = getattr(model, name, None)
+        if isinstance(obj, torch.nn.Module):
+            obj.to(dev)
+            if hasattr(obj, "Tensor"):  # pix2pixHD GANLoss builds its targets with self.Tensor
+                obj.Tensor = lambda *size: torch.empty(*size, device=dev)
+    for d in getattr(wl, "data", []):
+        for k, v in list(d.items()):
+            if torch.is_tensor(v):
+                d[k] = v.to(dev)
+    knobs = set() if args.variant == "fp32" else set(args.variant.split("_"))
+    if "cl" in knobs:
+        wl.to_channels_last()
+    if "fused" in knobs:
+        wl.fused = True
+        rs.use_fused_adam(wl.optimizers())
+    build_s = time.perf_counter() - t_build
+    cuda = dev.type == "cuda"  # (cpu: only to check this child's mechanics; ref_steps.py times the CPU)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(dev)
+    sync = (lambda: torch.cuda.synchronize(dev)) if cuda else (lambda: None)
+    clock = Clock(sync=sync)
+
+    def ctx():
+        if "bf16" in knobs:
+            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not wl.drives_own_loop)
+        return contextlib.nullcontext()
+
+    if wl.drives_own_loop:  # the book's Model.train() owns the loop: time it through ref_steps' Controller
+        ctl = rs.Controller(args.warmup, args.iters, args.iters, 1e9, idle_wait=0)
+        wl.run_loop(ctl, ctx)
+        sync()
+        clock.rows = [{"wall": it["wall"], "cpu": it["cpu"], "foreign": it["foreign"], "clean": it["clean"]}
+                      for it in ctl.iters()]
+    else:
+        for _ in range(args.warmup + args.iters):
+            clock.start()
+            with ctx():
+                wl.step()
+            clock.stop()
+    return _record(args, clock, "ref", args.variant, loadavg, build_s, {
+        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "cuda_max_memory_allocated_mib": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if cuda else None})
 
 
 def _record(args, clock: Clock, side: str, variant: str, loadavg, build_s: float, extra: dict) -> dict:
@@ -266,10 +360,20 @@ def i2i_cmd(args, workload: str, variant: str) -> list[str]:
                       ("--fast-steps", args.fast_steps)):
         if val:
             cmd += [flag, str(val)]
+    if args.flops:
+        cmd += ["--flops", "--peak-tflops", str(args.peak_tflops)]
     return cmd
 
 
 def ref_cmd(args, workload: str, variant: str) -> list[str]:
+    if args.device != "cpu":  # ref_steps.py is CPU-only: our own child builds its workloads on the GPU
+        cmd = [sys.executable, os.path.abspath(__file__), "--child-ref", workload, variant, "--device", args.device,
+               "--iters", str(args.iters), "--warmup", str(args.warmup), "--ref-steps", args.ref_steps]
+        for flag, val in (("--ref-junyanz", args.ref_junyanz), ("--ref-pix2pixhd", args.ref_pix2pixhd),
+                          ("--ref-book", args.ref_book)):
+            if val:
+                cmd += [flag, os.path.abspath(val)]
+        return cmd
     cmd = [sys.executable, args.ref_steps, "--workloads", WORKLOADS[workload][4], "--variants", variant,
            "--iters", str(args.iters), "--warmup", str(args.warmup), "--quiet-wait", "0",
            "--idle-wait", str(args.idle_wait), "--max-timed", str(args.iters), "--timeout", str(args.timeout)]
@@ -281,7 +385,7 @@ def ref_cmd(args, workload: str, variant: str) -> list[str]:
 
 
 def has_ref(args, workload: str) -> bool:
-    if not args.ref_steps or args.device != "cpu":
+    if not args.ref_steps:
         return False
     need = {"pix2pix": args.ref_junyanz, "cyclegan": args.ref_junyanz, "book_cyclegan": args.ref_book,
             "pix2pixhd": args.ref_pix2pixhd, "pix2pixhd_vgg": args.ref_pix2pixhd}[workload]
@@ -330,6 +434,8 @@ def summarise(workload: str, recs: list[dict]) -> dict:
     out["fast_vs_ref_fp32"] = ratio(ref_fp32, out["fast_s"])
     out["contaminated_rows"] = sum(1 for r in recs if r.get("contaminated"))
     out["errors"] = [f"{r.get('side')} {r.get('variant')}: {r['error']}" for r in recs if "error" in r]
+    out["conv_share"] = {r["variant"]: (r["conv_tflop_s"], r["conv_share_of_peak"], r["peak_tflop_s"])
+                         for r in med("i2i") if "conv_share_of_peak" in r}
     fast = pick(med("i2i", "fast"))
     out["fast_profile"] = fast.get("profile") if fast else None
     return out
@@ -355,6 +461,12 @@ def print_table(summaries: list[dict]) -> None:
     for s in summaries:
         for e in s["errors"]:
             print(f"error in {s['workload']}: {e}")
+    shares = [s for s in summaries if s.get("conv_share")]
+    if shares:
+        print("\n| workload | variant | conv TFLOP/s over the step | share of peak |\n|---|---|---|---|")
+        for s in shares:
+            for v, (tf, share, peak) in s["conv_share"].items():
+                print(f"| {s['label']} | i2i {v} | {tf:.2f} | {100 * share:.1f}% of {peak:.0f} TFLOP/s |")
     fast = next((s["fast_profile"] for s in summaries if s.get("fast_profile")), None)
     if fast:
         print(f"\ni2i fast = {fast}")
@@ -371,7 +483,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ref-junyanz", help="junyanz/pytorch-CycleGAN-and-pix2pix checkout")
     p.add_argument("--ref-pix2pixhd", help="NVIDIA/pix2pixHD checkout")
     p.add_argument("--ref-book", help="Hands-On GANs Chapter06/cyclegan folder (or the repo root)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (the references run on CPU only)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (on cuda the references run in this "
+                   "script's own child, built with ref_steps.py's workload builders)")
     p.add_argument("--iters", type=int, default=3, help="timed iterations per child")
     p.add_argument("--warmup", type=int, default=1, help="untimed iterations per child")
     p.add_argument("--rounds", type=int, default=1, help="alternating rounds per workload (medians across rounds)")
@@ -380,12 +493,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vgg-weights", help="torchvision vgg19 weights for i2i's pix2pixhd_vgg (default: random init)")
     p.add_argument("--fast-steps", type=int, help="run length the fast profile is told (default: the benchmark's; "
                    "5000+ makes it compile, as a long --fast run would)")
+    p.add_argument("--flops", action="store_true", help="i2i children: count the step's conv FLOPs "
+                   "(FlopCounterMode) and report conv TFLOP/s over the step and its share of --peak-tflops")
+    p.add_argument("--peak-tflops", type=float, default=989.0,
+                   help="peak dense bf16 TFLOP/s for --flops (default 989: H100/H200 SXM)")
     p.add_argument("--idle-wait", type=float, default=0, help="ref_steps: wait up to this long for idle after a "
                    "disturbed iteration (default 0: keep runs short)")
     p.add_argument("--timeout", type=int, default=1200, help="per child process, seconds")
     p.add_argument("--json", action="store_true", help="print every child's record and the summaries as JSON lines")
     p.add_argument("--out", help="append JSON lines here")
     p.add_argument("--child-i2i", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
+    p.add_argument("--child-ref", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.child_i2i:
@@ -393,6 +511,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
         rec = i2i_child(args)
         print(RESULT + json.dumps(rec), flush=True)
+        return
+    if args.child_ref:
+        args.workload, args.variant = args.child_ref
+        real_stdout, sys.stdout = sys.stdout, sys.stderr  # the reference code prints a lot
+        rec = ref_cuda_child(args)
+        real_stdout.write(RESULT + json.dumps(rec) + "\n")
+        real_stdout.flush()
         return
     if args.quick:
         args.iters, args.warmup = 2, 1
@@ -441,7 +566,8 @@ def main(argv: list[str] | None = None) -> None:
             order = jobs if rnd % 2 == 0 else jobs[::-1]
             for side, v in order:
                 cmd = i2i_cmd(args, w, v) if side == "i2i" else ref_cmd(args, w, v)
-                rec = _run_child(cmd, args.timeout, _parse_i2i if side == "i2i" else _parse_ref)
+                parse = _parse_i2i if side == "i2i" or args.device != "cpu" else _parse_ref
+                rec = _run_child(cmd, args.timeout, parse)
                 rec.update({"kind": "run", "side": side, "workload": w, "variant": v, "round": rnd + 1,
                             "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             "loadavg_after": [round(x, 2) for x in os.getloadavg()]})
