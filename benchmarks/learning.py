@@ -178,7 +178,7 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
         overrides["data"] = {**common["data"], "batch_size": 1}
         name = "i2i exact (reference options)"
     else:
-        overrides = common
+        overrides = {**common, "trainer": {**common["trainer"], "max_steps": args.demo_steps or args.steps}}
         name = f"i2i --preset {preset}"
     out = work / (preset or "exact")
     t0 = time.perf_counter()
@@ -188,15 +188,17 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
     a, b = held_out(data)
     with torch.no_grad():
         fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
-    batch = result.config.data.batch_size
-    return {"name": name, "steps": args.steps, "train_s": round(wall, 1), "wall_s": round(wall, 1),
-            "images_seen": args.steps * batch, **score(fakes, b)}
+    batch, steps = result.config.data.batch_size, result.config.trainer.max_steps
+    return {"name": name, "steps": steps, "train_s": round(wall, 1), "wall_s": round(wall, 1),
+            "images_seen": steps * batch, **score(fakes, b)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ref-junyanz", default=os.environ.get("I2I_REF_JUNYANZ"), help="junyanz checkout")
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--demo-steps", type=int, help="steps of the demo row (default --steps; its batch is 4, so "
+                    "--steps/4 compares at equal images seen and equal cost)")
     ap.add_argument("--size", type=int, default=128, help="crop size (unet_128 needs 128)")
     ap.add_argument("--ngf", type=int, default=16)
     ap.add_argument("--ndf", type=int, default=16)
