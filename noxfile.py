@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 PLUGINS = ["plugins/i2i_datasets", "plugins/i2i_pix2pix", "plugins/i2i_cyclegan", "plugins/i2i_pix2pixhd"]
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "lint", "typecheck"]
 
 
 def _install(session: nox.Session) -> None:
@@ -34,6 +34,14 @@ def lint(session: nox.Session) -> None:
     """ruff over the core, plugins, tests, examples and benchmarks."""
     session.install("ruff>=0.4")
     session.run("ruff", "check", "i2i_core", "plugins", "tests", "examples", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over i2i_core (settings in pyproject.toml [tool.mypy])."""
+    _install(session)
+    session.install("mypy>=1.10")
+    session.run("mypy", *session.posargs)
 
 
 @nox.session

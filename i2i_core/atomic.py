@@ -62,7 +62,7 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], object]) -> Path:
     """Write a file through ``write(fh)`` into a temp file, fsync, then rename over ``path``.
 
     On any error (a full disk included) the temp file is removed and ``path`` keeps its

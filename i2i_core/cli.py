@@ -9,6 +9,7 @@ adds only through the ``register_commands`` hook are loaded when their name is a
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata as md
 import json
 import os
@@ -21,6 +22,8 @@ import click
 from .errors import I2IError, TrainingInterrupted
 
 if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+    from rich.progress import Progress, TaskID
     from rich.table import Table as RichTable
 
     from .engine import Engine
@@ -32,17 +35,19 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 COMMANDS_GROUP = "i2i.commands"
 
 
-class _Console:
+@functools.cache
+def _rich_console() -> RichConsole:
     """rich's Console, created on first use: importing rich is a cost ``i2i --help`` need not pay."""
+    from rich.console import Console
 
-    _real: Any = None
+    return Console()
+
+
+class _Console:
+    """Stands for :func:`_rich_console` at module level (``console.print(...)``)."""
 
     def __getattr__(self, name: str) -> Any:
-        if _Console._real is None:
-            from rich.console import Console
-
-            _Console._real = Console()
-        return getattr(_Console._real, name)
+        return getattr(_rich_console(), name)
 
 
 console = _Console()
@@ -55,7 +60,7 @@ def Table(*args: Any, **kwargs: Any) -> RichTable:  # noqa: N802 - stands in for
     return RichTable(*args, **kwargs)
 
 
-class _State(dict):  # type: ignore[type-arg]
+class _State(dict[str, Any]):
     """The click context object: ``obj["engine"]`` is the one Engine of this call, built on first use.
 
     Plugin commands read it with ``ctx.find_object(dict)["engine"]`` as before; commands that
@@ -220,7 +225,7 @@ def list_models(ctx: click.Context, pattern: str, kind: str, as_json: bool) -> N
     rows = []
     for name in reg.list(pattern):
         e = reg.entry(name)
-        row = {"name": name, "plugin": e.plugin, "description": e.description}
+        row: dict[str, Any] = {"name": name, "plugin": e.plugin, "description": e.description}
         if kind == "architectures":
             row["role"] = e.role
         if kind == "recipes":
@@ -277,7 +282,7 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         root.load_hook_commands(eng)
         for name, commands in root.command_sources.items():
             provided.setdefault(name, []).extend(f"command:{c}" for c in commands)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, plugin in eng.pm.list_name_plugin():
         dist, version = eng.loaded.get(name, ("i2i-core", ""))
         if name not in eng.loaded and not show_all:
@@ -298,8 +303,8 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     for col in ("name", "dist", "version", "hooks", "registered", "error"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        reg = r["registered"]
-        shown = ", ".join(reg[:8]) + (f" (+{len(reg) - 8})" if len(reg) > 8 else "")
+        added = r["registered"]
+        shown = ", ".join(added[:8]) + (f" (+{len(added) - 8})" if len(added) > 8 else "")
         table.add_row(r["name"], r["dist"], r["version"], ", ".join(r["hooks"]), shown, r["error"])
     console.print(table)
 
@@ -411,11 +416,11 @@ class _Bar:
     def __init__(self, label: str, enabled: bool | None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.progress = None
+        self.progress: Progress | None = None
         if enabled or (enabled is None and console.is_terminal):
             self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                     console=console, transient=True)
-        self.task = None
+                                     console=_rich_console(), transient=True)
+        self.task: TaskID | None = None
 
     def __enter__(self) -> _Bar:
         if self.progress is not None:
@@ -423,16 +428,16 @@ class _Bar:
             self.task = self.progress.add_task("", total=None)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
     def total(self, n: int) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, total=n)
 
     def advance(self, n: int = 1) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.advance(self.task, n)
 
 

@@ -58,6 +58,7 @@ class DivergenceGuard:
             self._bad = bad
             self._first = torch.where(bad, step, 0)
         else:
+            assert self._first is not None  # set together with self._bad
             self._first = torch.where(bad & ~self._bad, step, self._first)
             self._bad = self._bad | bad
         return values

@@ -53,7 +53,7 @@ class EMA:
         decay = self.decay if step is None else self.decay_at(step)
         for name, net in self.live.items():
             shadow = self.shadow[name]
-            ema_params = [p for p in shadow.parameters()]
+            ema_params: list[torch.Tensor] = [p for p in shadow.parameters()]
             live_params = [p.detach() for p in net.parameters()]
             torch._foreach_lerp_(ema_params, live_params, 1.0 - decay)
             for b_ema, b in zip(shadow.buffers(), net.buffers(), strict=True):

@@ -82,6 +82,7 @@ def _from_pil(img: Image.Image, path: str) -> Decoded:
 
     mode = img.mode
     desc = f"PIL {mode}"
+    arr: np.ndarray
     if mode.startswith("I;16"):
         arr = np.asarray(img).astype(np.uint16)[None]
     elif mode == "F":

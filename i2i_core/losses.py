@@ -58,10 +58,11 @@ class GANLoss(nn.Module):
         self.gan_mode = gan_mode
         self.target_real_label = float(target_real_label)
         self.target_fake_label = float(target_fake_label)
-        self._criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = {
+        criteria: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
             "vanilla": F.binary_cross_entropy_with_logits,
             "lsgan": F.mse_loss,
-        }.get(gan_mode)
+        }
+        self._criterion = criteria.get(gan_mode)
 
     def target_tensor(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         """The label broadcast to ``prediction``'s shape (dtype and device follow the prediction)."""

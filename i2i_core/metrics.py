@@ -119,7 +119,9 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     a, b = _unit(pred), _unit(target)
     if min(a.shape[-2:]) < 11:
         raise MetricError(f"SSIM needs images of at least 11x11 pixels (its window), got {tuple(a.shape[-2:])}")
-    return structural_similarity_index_measure(a, b, data_range=1.0, reduction="none").reshape(a.shape[0])
+    scores = structural_similarity_index_measure(a, b, data_range=1.0, reduction="none")
+    assert isinstance(scores, torch.Tensor)  # a tuple only with return_full_image/return_contrast_sensitivity
+    return scores.reshape(a.shape[0])
 
 
 def _rgb(x: torch.Tensor) -> torch.Tensor:
@@ -361,7 +363,8 @@ def write_random_weights(kind: str, path: str | Path, seed: int = 0) -> Path:
         for module in features.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, p)
         return p
     if kind != "inception":

@@ -47,7 +47,7 @@ def save_png(image: torch.Tensor, path: str | Path) -> Path:
     return atomic_write(path, lambda fh: pil.save(fh, format="PNG"))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)  # scalable when Pillow has FreeType
     except TypeError:  # pragma: no cover - Pillow < 10.1
@@ -100,7 +100,7 @@ def append_jsonl(path: str | Path, record: dict) -> None:
 
 def read_jsonl(path: str | Path) -> list[dict]:
     """Records of a JSONL file; unreadable lines (a torn last line) are skipped."""
-    out = []
+    out: list[dict] = []
     p = Path(path)
     if not p.is_file():
         return out
@@ -163,7 +163,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks, t = [], start
+    ticks: list[float] = []
+    t = start
     while t <= hi + step * 0.5 and len(ticks) < 20:
         ticks.append(round(t, 12))
         t += step

@@ -139,6 +139,8 @@ def _clear_stale_options(config: type[BaseModel], merged: dict[str, Any],
         if not isinstance(only_for, dict) or model.get(name) is None:
             continue
         for owner, allowed in only_for.items():
+            if not isinstance(allowed, list):
+                raise TypeError(f"{config.__name__}.{name}: only_for values must be lists of allowed values")
             current = model.get(owner, getattr(config.model_fields.get(owner), "default", None))
             set_at, changed_at = last_layer(name), last_layer(owner)
             if current in allowed or changed_at <= set_at:

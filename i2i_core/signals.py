@@ -13,14 +13,14 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
 
 
 class AbortTraining(KeyboardInterrupt):
     """A second signal: stop now, without saving."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"aborted by a second {_NAMES.get(signum, signum)}; nothing was saved")
+        super().__init__(f"aborted by a second {_NAMES.get(signum, str(signum))}; nothing was saved")
         self.signum = signum
 
 
@@ -45,7 +45,7 @@ class StopRequest:
             raise AbortTraining(signum)
         self.signum = signum
         # os.write, not print: a handler may run in the middle of another print to the same stream
-        os.write(2, f"\n{_NAMES.get(signum, signum)}: finishing this step and saving a checkpoint "
+        os.write(2, f"\n{_NAMES.get(signum, str(signum))}: finishing this step and saving a checkpoint "
                     f"(press Ctrl-C again to abort without saving)\n".encode())
 
     def _restore(self) -> None:

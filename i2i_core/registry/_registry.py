@@ -7,7 +7,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Generic, Iterable, Iterator, List, Mapping, TypeVar
 
 from ..errors import DuplicateNameError, UnknownNameError
 
@@ -121,15 +121,16 @@ class Registry(Generic[T]):
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the builder registered under ``name`` with the given arguments."""
-        return self.get(name)(*args, **kwargs)
+        builder: Any = self.get(name)  # builders are callables; T is whatever the registry holds
+        return builder(*args, **kwargs)
 
-    def list(self, pattern: str = "*", exclude: Iterable[str] = ()) -> list[str]:
+    def list(self, pattern: str = "*", exclude: Iterable[str] = ()) -> List[str]:
         """Names matching the fnmatch ``pattern``, naturally sorted."""
         names = [n for n in self._entries if fnmatch.fnmatchcase(n, pattern)]
         names = [n for n in names if not any(fnmatch.fnmatchcase(n, e) for e in exclude)]
         return sorted(names, key=_natural_key)
 
-    def entries(self) -> list[Entry[T]]:
+    def entries(self) -> List[Entry[T]]:  # List: inside the class `list` is the method above
         """All entries, naturally sorted by name."""
         return [self._entries[n] for n in self.list()]
 
