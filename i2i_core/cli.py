@@ -152,9 +152,10 @@ class _Group(click.Group):
                 _add_broken(self, ep.name, f"entry point {ep.value}", f"{type(exc).__name__}: {exc}")
             self.command_sources[ep.name] = sorted(set(self.commands) - before)
 
-    def load_hook_commands(self, engine: Engine) -> None:
-        """Add the commands of the ``register_commands`` hook (once), skipping plugins listed statically."""
-        if self.hooks_loaded:
+    def load_hook_commands(self, engine: Engine, *, again: bool = False) -> None:
+        """Add the commands of ``engine``'s ``register_commands`` hook (once, unless ``again``: a
+        different engine), skipping plugins whose ``i2i.commands`` entry point added theirs."""
+        if self.hooks_loaded and not again:
             return
         self.hooks_loaded = True
         self.load_static_commands()
@@ -597,7 +598,7 @@ def _add_plugin_commands(engine: Engine, group: click.Group | None = None) -> No
     """Add every plugin's commands to ``group`` (default: ``cli``): entry points, then the hook."""
     target = cli if group is None else group
     if isinstance(target, _Group):
-        target.load_hook_commands(engine)
+        target.load_hook_commands(engine, again=True)
         return
     for impl in reversed(engine.pm.hook.register_commands.get_hookimpls()):
         impl.function(target)
