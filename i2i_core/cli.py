@@ -10,7 +10,6 @@ adds only through the ``register_commands`` hook are loaded when their name is a
 from __future__ import annotations
 
 import functools
-import importlib.metadata as md
 import json
 import os
 import sys
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import __version__
 from .errors import I2IError, TrainingInterrupted
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ class _Group(click.Group):
         if self.static_loaded:
             return
         self.static_loaded = True
+        import importlib.metadata as md  # here: `i2i --version` need not scan the installed distributions
+
         for ep in sorted(md.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
             if not _plugin_allowed(ep.name):
                 continue
@@ -206,7 +208,7 @@ class _Group(click.Group):
 @click.group(name="i2i", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
              epilog="Commands that a plugin adds only through its register_commands hook are not listed here; "
                     "`i2i plugins` lists them.")
-@click.version_option(package_name="i2i-core")
+@click.version_option(__version__, prog_name="i2i")  # the package's own string: no metadata scan
 def cli() -> None:
     """GAN image-to-image translation: pix2pix, pix2pixHD, CycleGAN and plugins."""
 

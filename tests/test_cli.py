@@ -152,3 +152,13 @@ def test_show_config_shows_a_staged_preset_with_what_it_needs():
     assert res.exit_code == 0 and "note:" not in res.output
     with pytest.raises(ConfigError, match="stage-1 run"):  # a run still refuses it
         engine.resolve_config("staged", "stage2")
+
+
+def test_version_is_the_distributions():
+    import importlib.metadata
+
+    import i2i_core
+
+    # `i2i --version` prints i2i_core.__version__ (no metadata scan at start-up): it must be the installed one
+    assert i2i_core.__version__ == importlib.metadata.version("i2i-core")
+    assert CliRunner().invoke(cli, ["--version"]).output == f"i2i, version {i2i_core.__version__}\n"
