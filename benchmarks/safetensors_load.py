@@ -114,10 +114,10 @@ def main() -> None:
                 runs.append(json.loads(out))
             rows[how] = (statistics.median(r["seconds"] for r in runs), statistics.median(r["peak"] for r in runs))
         base_s, base_m = rows["former"]
-        print("| reader | load time | peak memory added | time vs former |")
+        print("| reader | load time | peak memory added | speed-up vs former |")
         print("|---|---|---|---|")
         for how, (s, m) in rows.items():
-            print(f"| {how} | {s:.3f} s | +{m / 2**30:.2f} GiB | {base_s / s:.1f}x faster |")
+            print(f"| {how} | {s:.3f} s | +{m / 2**30:.2f} GiB | {base_s / s:.1f}x |")
 
 
 if __name__ == "__main__":
