@@ -502,6 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--timeout", type=int, default=1200, help="per child process, seconds")
     p.add_argument("--json", action="store_true", help="print every child's record and the summaries as JSON lines")
     p.add_argument("--out", help="append JSON lines here")
+    p.add_argument("--table", metavar="JSONL", help="print the table of a --out file (also a partial one) and exit")
     p.add_argument("--child-i2i", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
     p.add_argument("--child-ref", nargs=2, metavar=("WORKLOAD", "VARIANT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -518,6 +519,12 @@ def main(argv: list[str] | None = None) -> None:
         rec = ref_cuda_child(args)
         real_stdout.write(RESULT + json.dumps(rec) + "\n")
         real_stdout.flush()
+        return
+    if args.table:
+        rows = [json.loads(ln) for ln in Path(args.table).read_text().splitlines() if ln.strip()]
+        runs = [r for r in rows if r.get("kind") == "run"]
+        print_table([summarise(w, [r for r in runs if r["workload"] == w]) for w in WORKLOADS
+                     if any(r["workload"] == w for r in runs)])
         return
     if args.quick:
         args.iters, args.warmup = 2, 1
