@@ -31,14 +31,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
+from . import checkpoint as ckpt
 from . import imageio
 from .data import seeded_keys
+from .engine import Engine
 from .errors import ConfigError, DataError, I2IError
+from .inference import load_for_inference
 from .precision import resolve_device, resolve_precision
 from .tiling import ShapedGenerator, auto_tile, size_multiple
 
@@ -81,7 +84,7 @@ class Translator:
 
     def __init__(self, recipe: Any, run: Any, *, device: str | torch.device = "cpu", precision: str = "fp32",
                  tile: int | str | None = None, overlap: int = 64, max_memory: int | None = None,
-                 norm_stats: str = "global", resize: str | tuple[int, int] | None = None,
+                 norm_stats: Literal["global", "tile"] = "global", resize: str | tuple[int, int] | None = None,
                  value_range: tuple[float, float] | None = None, engine: Any = None) -> None:
         self.recipe, self.run, self.engine = recipe, run, engine
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
@@ -124,10 +127,6 @@ class Translator:
             ema: use the generators' moving average when the checkpoint keeps one (``trainer.ema_decay``).
             **kwargs: the other arguments of :class:`Translator` (``tile``, ``overlap`` ...).
         """
-        from . import checkpoint as ckpt
-        from .engine import Engine
-        from .inference import load_for_inference
-
         engine = engine or Engine(warn=False)
         weights = ckpt.find_weights(run)
         recipe, cfg = load_for_inference(engine, weights, list(overrides), device, ema=ema)
@@ -149,7 +148,7 @@ class Translator:
 
     def translate_batch(self, batch: dict[str, Any]) -> torch.Tensor:
         """``recipe.translate`` on a batch dict at its own size: (N, C_out, H, W) float32 on the CPU."""
-        key = self.recipe.inference_input
+        key = self.recipe.inference.input
         x = batch[key]
         crop = self.run.data.crop_size
         if max(x.shape[-2:]) > LARGE_INPUT_FACTOR * crop:
@@ -162,14 +161,16 @@ class Translator:
             out = self.recipe.translate(batch)
         return out.float().cpu()
 
-    def _resize(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.resize, tuple):
-            w, h = self.resize
-            mode = "nearest" if self.ids_input else "bicubic"
-            y = F.interpolate(x[None], size=(h, w), mode=mode, **({"antialias": True, "align_corners": False}
-                                                                  if mode == "bicubic" else {}))
-            return y[0].clamp(-1, 1) if not self.ids_input else y[0]
-        return x
+    def _resize(self, x: torch.Tensor, ids: bool | None = None) -> torch.Tensor:
+        """``--resize WxH``: bicubic (antialiased) for photos, nearest for id maps (labels, instances)."""
+        if not isinstance(self.resize, tuple):
+            return x
+        w, h = self.resize
+        ids = self.ids_input if ids is None else ids
+        if ids:
+            return F.interpolate(x[None], size=(h, w), mode="nearest")[0]
+        y = F.interpolate(x[None], size=(h, w), mode="bicubic", antialias=True, align_corners=False)
+        return y[0].clamp(-1, 1)
 
     # --- in-memory images ----------------------------------------------------------------------
     def _decoded_input(self, d: imageio.Decoded) -> tuple[torch.Tensor, imageio.Depth]:
@@ -183,10 +184,10 @@ class Translator:
 
     def _run_one(self, x: torch.Tensor, inst: Any = None) -> torch.Tensor:
         x = self._resize(x)
-        batch: dict[str, Any] = {self.recipe.inference_input: x[None]}
+        batch: dict[str, Any] = {self.recipe.inference.input: x[None]}
         if inst is not None:
             d = inst if isinstance(inst, imageio.Decoded) else _decode_any(inst)
-            t = d.data.to(torch.float32)
+            t = self._resize(d.data.to(torch.float32), ids=True)
             if t.shape[-2:] != x.shape[-2:]:
                 raise DataError(f"instance map {d.path} is {t.shape[-1]}x{t.shape[-2]} but the label map is "
                                 f"{x.shape[-1]}x{x.shape[-2]}; expected the same size")
@@ -233,12 +234,12 @@ class Translator:
             update["preprocess"] = "none"  # native size: the generator wrapper pads to its multiple
         cfg = run.data.model_copy(update=update)
         cfg.load_size = cfg.crop_size  # --resize train: the references' test-time convention
-        dataset = self.engine.registries.datasets.build(recipe.inference_reader, cfg, "test")
+        dataset = self.engine.registries.datasets.build(recipe.inference.reader, cfg, "test")
         recipe.configure_dataset(dataset, "test")
         if self.resize != "train":
             dataset.size_multiple = 1  # mode none rounds to this: 1 keeps every pixel
         if hasattr(dataset, "channels") and self.input_nc and not self.ids_input:
-            dataset.channels = {recipe.inference_input: self.input_nc}
+            dataset.channels = {recipe.inference.input: self.input_nc}
         return dataset
 
     def folder(self, src: str | Path | list[Path], dst: str | Path, *, batch_size: int = 4, workers: int = 2,
@@ -260,12 +261,10 @@ class Translator:
         import tempfile
 
         if self.engine is None:
-            from .engine import Engine
-
             self.engine = Engine(warn=False)
         dst = Path(dst)
         _writable(dst)
-        folder_name = self.recipe.inference_folder
+        folder_name = self.recipe.inference.folder
         links: dict[str, str] = {}
         with tempfile.TemporaryDirectory() as scratch:
             if not isinstance(src, (list, tuple)) and (Path(src) / folder_name).is_dir():
@@ -294,7 +293,7 @@ class Translator:
         n = len(dataset)
         if on_total:
             on_total(n)
-        key = self.recipe.inference_input
+        key = self.recipe.inference.input
         if self.batch_dependent and batch_size > 1:
             batch_size = 1  # batch statistics would mix images: the reference translates one at a time
         keyed = seeded_keys(dataset)
@@ -303,7 +302,10 @@ class Translator:
 
         def load(i: int) -> dict[str, Any]:
             item = dataset[(i, 0)] if keyed else dataset[i]
-            item[key] = self._resize(item[key])
+            size = item[key].shape[-2:]
+            for k, v in list(item.items()):  # the label map and its instance map resize together
+                if isinstance(v, torch.Tensor) and v.dim() == 3 and v.shape[-2:] == size:
+                    item[k] = self._resize(v, ids=self.ids_input if k == key else k == "inst")
             return item
 
         pending: list[dict[str, Any]] = []

@@ -188,3 +188,16 @@ def test_auto_tile_under_a_memory_budget(engine, runs, tmp_path: Path) -> None:
     one, auto = (np.asarray(Image.open(tmp_path / d / "a.png")).astype(int) for d in ("one", "auto"))
     assert one.shape == auto.shape == (136, 200, 3)
     assert np.abs(one - auto).max() <= 1
+
+
+def test_resize_moves_label_and_instance_maps_together(engine, runs, tmp_path: Path) -> None:
+    labels = np.zeros((40, 56), np.uint8)
+    labels[10:30, 5:40] = 3
+    for d in ("test_label", "test_inst"):
+        (tmp_path / "data" / d).mkdir(parents=True)
+    Image.fromarray(labels).save(tmp_path / "data" / "test_label" / "x.png")
+    Image.fromarray(labels.astype(np.uint16) * 1000).save(tmp_path / "data" / "test_inst" / "x.png")
+    result = _invoke(engine, "--checkpoint", str(runs["hd"]), "--input", str(tmp_path / "data"), "--output",
+                     str(tmp_path / "out"), "--resize", "32x24")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out" / "x.png").size == (32, 24)
