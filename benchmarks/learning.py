@@ -166,7 +166,7 @@ def run_reference(args: argparse.Namespace, data: Path, work: Path) -> dict | No
 
 def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None) -> dict:
     from i2i_core import Engine
-    from i2i_core.checkpoint import load_run
+    from i2i_core.inference import load_run
 
     torch.set_num_threads(args.threads)
     common = {"data": {"root": str(data), "synthetic": None, "dataset": "aligned", "direction": "AtoB",
@@ -182,9 +182,10 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
         name = f"i2i --preset {preset}"
     out = work / (preset or "exact")
     t0 = time.perf_counter()
-    result = Engine(warn=False).run("pix2pix", preset, overrides=overrides, out=str(out), progress=False)
+    engine = Engine(warn=False)
+    result = engine.run("pix2pix", preset, overrides=overrides, out=str(out), progress=False)
     wall = time.perf_counter() - t0
-    _, recipe = load_run(out, device="cpu")
+    _, recipe = load_run(engine, out, device="cpu")
     a, b = held_out(data)
     with torch.no_grad():
         fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])

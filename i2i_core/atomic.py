@@ -21,7 +21,7 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -111,7 +111,7 @@ def remove_stale_temporaries(folder: str | Path, depth: int = 2) -> list[Path]:
     return removed
 
 
-def finite_json(obj: object) -> object:
+def finite_json(obj: Any) -> Any:
     """``obj`` with every NaN/inf float replaced by None (JSON has no NaN; a reader must not choke)."""
     if isinstance(obj, float):
         return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None

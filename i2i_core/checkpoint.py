@@ -25,7 +25,7 @@ import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -134,7 +134,7 @@ def unflatten_nets(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.T
     return nets
 
 
-def save_weights(path: str | Path, nets: dict[str, torch.nn.Module | dict], config: dict, step: int = 0,
+def save_weights(path: str | Path, nets: Mapping[str, torch.nn.Module | dict], config: dict, step: int = 0,
                  run_id: str = "") -> Path:
     """Write the networks' weights with the resolved run config (and step, run id) in the header."""
     states = {name: (n.state_dict() if hasattr(n, "state_dict") else n) for name, n in nets.items()}
@@ -424,22 +424,6 @@ def find_resume(path: str | Path) -> tuple[Path, Path]:
         raise CheckpointError(f"--resume {path}: {ref.weights.parent} holds weights but no training state "
                               f"(an imported or inference-only checkpoint); use --init-from to start from it")
     return ref.weights, ref.state
-
-
-def load_run(run_dir: str | Path, device: str = "auto", engine: Any = None) -> tuple[Any, Any]:
-    """Rebuild a trained run for inference: ``(RunConfig, recipe with its weights loaded)``.
-
-    The recipe gets ``recipe.run_dir`` so that files written beside the run (pix2pixHD's
-    feature clusters) are found.
-    """
-    from .engine import Engine
-    from .inference import load_for_inference
-
-    weights = find_weights(run_dir)
-    recipe, run = load_for_inference(engine or Engine(warn=False), weights, [], device)
-    folder = Path(run_dir)
-    recipe.run_dir = folder if folder.is_dir() else weights.parent.parent
-    return run, recipe
 
 
 # --- official (foreign) checkpoint files ------------------------------------------------

@@ -571,7 +571,7 @@ def eval_cmd(ctx: click.Context, checkpoint: str, data_root: str | None, split: 
              max_images: int | None, batch_size: int, inception_weights: str | None, lpips_weights: str | None,
              sets: tuple[str, ...], device: str, out: str | None, as_json: bool, ema: bool) -> None:
     """Score CHECKPOINT (a run folder, RUN@best or a .safetensors file) on held-out data."""
-    from .evaluate import evaluate_checkpoint
+    from .inference import evaluate_checkpoint
 
     scores, folder = evaluate_checkpoint(
         _engine(ctx), checkpoint, data_root=data_root, split=split, metrics=metric_spec, max_images=max_images,

@@ -9,7 +9,7 @@ written and a diverged run stops within ``log_every`` steps.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 import torch
 
@@ -35,7 +35,7 @@ class DivergenceGuard:
         self._first: torch.Tensor | None = None
         self._pending: list[tuple[str, int]] = []
 
-    def observe(self, step: int, logs: dict[str, object]) -> dict[str, torch.Tensor]:
+    def observe(self, step: int, logs: Mapping[str, object]) -> dict[str, torch.Tensor]:
         """Detach the step's losses and fold their finiteness into the flags; returns the detached values."""
         values: dict[str, torch.Tensor] = {}
         device = None

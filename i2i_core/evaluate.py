@@ -77,7 +77,8 @@ class Scores(dict):
 
     def to_json(self) -> str:
         """Valid JSON: NaN/inf become ``null`` and ``notes`` says why."""
-        clean = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in self.items()}
+        clean: dict[str, Any] = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None)
+                                 for k, v in self.items()}
         notes = dict(self.notes)
         for k, v in self.items():
             if clean[k] is None and k not in notes:
@@ -199,8 +200,8 @@ def evaluate(recipe: Recipe, dataset: Any, device: torch.device | str, *, metric
     real_feats = dict(cached_real) if cached_real is not None else {}
     for direction, a in acc.items():
         suffix = f"_{direction}" if direction else ""
-        for k, v in a.sums.items():
-            scores[f"{k}{suffix}"] = v / max(1, a.count)
+        for k, total in a.sums.items():
+            scores[f"{k}{suffix}"] = total / max(1, a.count)
         if inception is not None:
             real = real_feats.get(direction)
             if real is None:
@@ -230,62 +231,3 @@ def evaluate(recipe: Recipe, dataset: Any, device: torch.device | str, *, metric
                                        "FID is biased upwards on small sets, compare runs at equal image counts")
     return scores
 
-
-def evaluate_checkpoint(engine: Any, checkpoint: str | Path, *, data_root: str | Path | None = None,
-                        split: str | None = None, metrics: Sequence[str] | str | None = None,
-                        max_images: int | None = None, batch_size: int = 1, device: str = "auto",
-                        overrides: Sequence[str] = (), inception_weights: str | Path | None = None,
-                        lpips_weights: str | Path | None = None, out_dir: str | Path | None = None,
-                        write: bool = True, ema: bool = True) -> tuple[Scores, Path | None]:
-    """``i2i eval``: score a run folder or weights file on its held-out split (or ``data_root``).
-
-    The recipe, reader and preprocessing come from the config stored with the weights, so the
-    scores match the ones written at the end of training. With ``write``, results go to
-    ``OUT/metrics.json`` (merged over earlier scores), ``OUT/eval/heldout.png`` and, for a run
-    folder, its refreshed ``index.html``; ``OUT`` defaults to the run folder.
-
-    Returns:
-        ``(scores, folder written or None)``.
-    """
-    from . import checkpoint as ckpt
-    from .inference import load_for_inference
-    from .report import default_sections, write_index, write_metrics_json
-
-    names = M.parse_metrics(metrics)
-    M.require_weights(names, inception_weights, lpips_weights)  # a missing file fails before loading anything
-    weights = ckpt.find_weights(checkpoint)
-    sets = list(overrides)
-    if data_root is not None:
-        if not Path(data_root).is_dir():
-            raise M.MetricError(f"--data {data_root}: no such folder (expected a data root in the run's layout)")
-        sets += [f"data.root={Path(data_root).resolve()}", "data.synthetic=null"]
-    recipe, run = load_for_inference(engine, weights, sets, device, ema=ema)
-    split = split or run.data.test_split
-    dataset = engine.registries.datasets.build(run.data.dataset, run.data, split)
-    recipe.configure_dataset(dataset, split)
-    # the run folder is the parent of the nearest "checkpoints" folder above the weights (any layout)
-    run_dir = next((p.parent for p in weights.resolve().parents if p.name == "checkpoints"), None)
-    folder = Path(out_dir) if out_dir is not None else run_dir
-    dev = next((p.device for net in recipe.nets.values() for p in net.parameters()), torch.device("cpu"))
-    scores = evaluate(recipe, dataset, dev, metrics=names, max_images=max_images or run.trainer.eval_max_images,
-                      batch_size=batch_size, out_dir=folder if write else None,
-                      inception_weights=inception_weights, lpips_weights=lpips_weights)
-    if not write or folder is None:
-        return scores, None
-    folder.mkdir(parents=True, exist_ok=True)
-    merged: dict[str, Any] = {}
-    previous = folder / "metrics.json"
-    if previous.is_file():
-        try:
-            merged = json.loads(previous.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            merged = {}
-    notes = {**(merged.pop("notes", None) or {}), **scores.notes}
-    merged.update(scores)
-    out = Scores(merged)
-    out.notes = notes
-    write_metrics_json(previous, out)
-    if folder == run_dir:
-        write_index(folder, f"i2i run: {run.recipe}", default_sections(folder), out,
-                    command=None if (folder / "command.txt").is_file() else f"i2i eval {checkpoint}")
-    return scores, folder

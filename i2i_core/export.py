@@ -77,7 +77,7 @@ class Exportable(nn.Module):
                     setattr(parent, name.rpartition(".")[2], BatchStatisticsNorm(m))
         self.ids_input = translator.ids_input
         self.with_inst = self.ids_input and not getattr(cfg, "no_instance", True)
-        self.key = recipe.inference_input
+        self.key = recipe.inference.input
 
     @property
     def input_names(self) -> list[str]:

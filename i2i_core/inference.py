@@ -1,19 +1,29 @@
-"""Loading checkpoints for inference (the translation itself is :mod:`i2i_core.translator`) and conversion
-of official checkpoints into i2i runs."""
+"""Using saved runs: loading a checkpoint for inference (the translation itself is
+:mod:`i2i_core.translator`), scoring it (``i2i eval``), and converting official checkpoints into i2i runs.
+
+Assembly layer: the engine is handed in by the caller (the CLI's one Engine, a Translator's).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
 
 from . import checkpoint as ckpt
+from . import metrics as M
 from .config import RunConfig, deep_merge, parse_set
 from .ema import PREFIX as EMA_PREFIX
-from .engine import Engine
 from .errors import CheckpointError
+from .evaluate import Scores, evaluate
 from .precision import resolve_device
 from .recipe import Recipe
+from .report import default_sections, write_index, write_metrics_json
+
+if TYPE_CHECKING:
+    from .engine import Engine
 
 
 def load_for_inference(engine: Engine, weights: Path, overrides: list[str], device: str = "auto",
@@ -49,6 +59,19 @@ def load_for_inference(engine: Engine, weights: Path, overrides: list[str], devi
     return recipe, run
 
 
+def load_run(engine: Engine, run_dir: str | Path, device: str = "auto") -> tuple[RunConfig, Recipe]:
+    """Rebuild a trained run for inference: ``(RunConfig, recipe with its weights loaded)``.
+
+    ``run_dir`` is a run folder, ``RUN@best`` or a weights file; the recipe gets ``recipe.run_dir``
+    so that files written beside the run (pix2pixHD's feature clusters) are found.
+    """
+    weights = ckpt.find_weights(run_dir)
+    recipe, run = load_for_inference(engine, weights, [], device)
+    folder = Path(run_dir)
+    recipe.run_dir = folder if folder.is_dir() else ckpt.run_folder_of(weights)
+    return run, recipe
+
+
 def import_official(engine: Engine, source: str, arch: str | None, files: list[Path], out: Path,
                     overrides: list[str] | None = None) -> Path:
     """Convert official checkpoint files into ``OUT/checkpoints/step_0000000/model.safetensors`` (named by
@@ -71,3 +94,59 @@ def import_official(engine: Engine, source: str, arch: str | None, files: list[P
     ref = ckpt.commit_checkpoint(out / "checkpoints", 0, lambda p: ckpt.save_weights(p, nets, config), None)
     ckpt.atomic_write_text(out / "config.json", json.dumps(config, indent=2))
     return ref.weights
+
+
+def evaluate_checkpoint(engine: Engine, checkpoint: str | Path, *, data_root: str | Path | None = None,
+                        split: str | None = None, metrics: Sequence[str] | str | None = None,
+                        max_images: int | None = None, batch_size: int = 1, device: str = "auto",
+                        overrides: Sequence[str] = (), inception_weights: str | Path | None = None,
+                        lpips_weights: str | Path | None = None, out_dir: str | Path | None = None,
+                        write: bool = True, ema: bool = True) -> tuple[Scores, Path | None]:
+    """``i2i eval``: score a run folder or weights file on its held-out split (or ``data_root``).
+
+    The recipe, reader and preprocessing come from the config stored with the weights, so the
+    scores match the ones written at the end of training. With ``write``, results go to
+    ``OUT/metrics.json`` (merged over earlier scores), ``OUT/eval/heldout.png`` and, for a run
+    folder, its refreshed ``index.html``; ``OUT`` defaults to the run folder.
+
+    Returns:
+        ``(scores, folder written or None)``.
+    """
+    names = M.parse_metrics(metrics)
+    M.require_weights(names, inception_weights, lpips_weights)  # a missing file fails before loading anything
+    weights = ckpt.find_weights(checkpoint)
+    sets = list(overrides)
+    if data_root is not None:
+        if not Path(data_root).is_dir():
+            raise M.MetricError(f"--data {data_root}: no such folder (expected a data root in the run's layout)")
+        sets += [f"data.root={Path(data_root).resolve()}", "data.synthetic=null"]
+    recipe, run = load_for_inference(engine, weights, sets, device, ema=ema)
+    split = split or run.data.test_split
+    dataset = engine.registries.datasets.build(run.data.dataset, run.data, split)
+    recipe.configure_dataset(dataset, split)
+    # the run folder is the parent of the nearest "checkpoints" folder above the weights (any layout)
+    run_dir = next((p.parent for p in weights.resolve().parents if p.name == "checkpoints"), None)
+    folder = Path(out_dir) if out_dir is not None else run_dir
+    dev = next((p.device for net in recipe.nets.values() for p in net.parameters()), torch.device("cpu"))
+    scores = evaluate(recipe, dataset, dev, metrics=names, max_images=max_images or run.trainer.eval_max_images,
+                      batch_size=batch_size, out_dir=folder if write else None,
+                      inception_weights=inception_weights, lpips_weights=lpips_weights)
+    if not write or folder is None:
+        return scores, None
+    folder.mkdir(parents=True, exist_ok=True)
+    merged: dict[str, Any] = {}
+    previous = folder / "metrics.json"
+    if previous.is_file():
+        try:
+            merged = json.loads(previous.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            merged = {}
+    notes = {**(merged.pop("notes", None) or {}), **scores.notes}
+    merged.update(scores)
+    out = Scores(merged)
+    out.notes = notes
+    write_metrics_json(previous, out)
+    if folder == run_dir:
+        write_index(folder, f"i2i run: {run.recipe}", default_sections(folder), out,
+                    command=None if (folder / "command.txt").is_file() else f"i2i eval {checkpoint}")
+    return scores, folder

@@ -280,19 +280,6 @@ class Recipe:
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before each epoch (e.g. to change which params train)."""
 
-    # the names of before :class:`Inference` (read by translate/export until they read ``inference``)
-    @property
-    def inference_reader(self) -> str:
-        return self.inference.reader
-
-    @property
-    def inference_folder(self) -> str:
-        return self.inference.folder
-
-    @property
-    def inference_input(self) -> str:
-        return self.inference.input
-
     def setup(self, ctx: BuildContext) -> Modules:
         """Build and keep the modules (called by the trainer)."""
         modules = self.build(ctx)

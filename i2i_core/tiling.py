@@ -31,6 +31,7 @@ from typing import Iterator, Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
 from .errors import ConfigError
 
@@ -168,9 +169,9 @@ def _ramp(span: Span, blend: int, device: torch.device) -> torch.Tensor:
 # --- per-image normalisation statistics -------------------------------------------------------
 
 
-def per_image_norms(net: nn.Module) -> list[nn.Module]:
+def per_image_norms(net: nn.Module) -> list[_NormBase]:
     """Layers whose output depends on statistics of the whole image in ``net``'s current mode."""
-    found = []
+    found: list[_NormBase] = []
     for m in net.modules():
         if isinstance(m, nn.modules.instancenorm._InstanceNorm) and (m.training or not m.track_running_stats):
             found.append(m)
@@ -183,21 +184,21 @@ class _Stop(Exception):
     """Ends a statistics pass once the layer being measured has seen its input."""
 
 
-def _normalise(m: nn.Module, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+def _normalise(m: _NormBase, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     shape = (*mean.shape, 1, 1)
     y = (x - mean.view(shape).to(x.dtype)) * torch.rsqrt(var.view(shape) + m.eps).to(x.dtype)
-    if getattr(m, "affine", False) and m.weight is not None:
+    if m.affine and m.weight is not None and m.bias is not None:
         y = y * m.weight.view(1, -1, 1, 1) + m.bias.view(1, -1, 1, 1)
     return y
 
 
 @contextmanager
-def _frozen_norms(norms: list[nn.Module], stats: dict[int, tuple[torch.Tensor, torch.Tensor]],
+def _frozen_norms(norms: list[_NormBase], stats: dict[int, tuple[torch.Tensor, torch.Tensor]],
                   collect: dict | None = None) -> Iterator[None]:
     """Norm layers use ``stats`` (whole-image mean/var); the first one without stats, when
     ``collect`` is given, adds its input's sums over the current own region then stops the pass."""
 
-    def forward(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def forward(m: _NormBase, x: torch.Tensor) -> torch.Tensor:
         key = id(m)
         if key in stats:
             mean, var = stats[key]
@@ -298,20 +299,24 @@ class ShapedGenerator(nn.Module):
 
     def tiled(self, x: torch.Tensor) -> torch.Tensor:
         """Tile ``x`` (sides already multiples of the size multiple) and blend the outputs."""
-        ys = spans(x.shape[-2], self.tile, self.overlap, self.multiple)
-        xs = spans(x.shape[-1], self.tile, self.overlap, self.multiple)
+        tile = self.tile
+        assert tile is not None  # forward() tiles only with a tile size
+        ys = spans(x.shape[-2], tile, self.overlap, self.multiple)
+        xs = spans(x.shape[-1], tile, self.overlap, self.multiple)
         norms = per_image_norms(self.net)
         stats = gather_norm_stats(self.net, x, ys, xs) if norms and self.norm_stats == "global" else {}
-        out = weight = None
+        out: torch.Tensor | None = None
+        weight: torch.Tensor | None = None
         with _frozen_norms([n for n in norms if id(n) in stats], stats):
             for sy in ys:
                 wy = _ramp(sy, self.blend, x.device)
                 for sx in xs:
                     y = self.net(x[..., sy.start: sy.start + sy.size, sx.start: sx.start + sx.size].contiguous())
-                    if out is None:
+                    if out is None or weight is None:
                         out = y.new_zeros((*y.shape[:2], *x.shape[-2:]))
                         weight = torch.zeros(x.shape[-2:], device=y.device, dtype=y.dtype)
                     wt = (wy[:, None] * _ramp(sx, self.blend, x.device)[None, :]).to(y.dtype)
                     out[..., sy.start: sy.start + sy.size, sx.start: sx.start + sx.size] += y * wt
                     weight[sy.start: sy.start + sy.size, sx.start: sx.start + sx.size] += wt
+        assert out is not None and weight is not None  # spans() yields at least one tile
         return out / weight
