@@ -78,7 +78,8 @@ print("TORCH" if "torch" in sys.modules else "NO-TORCH", code)
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["show-config", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["run", "--help"], ["show-config", "--help"],
+                                  ["data", "synth", "--help"], ["pix2pixhd", "--help"]])
 def test_help_and_version_never_import_torch(args):
     out = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

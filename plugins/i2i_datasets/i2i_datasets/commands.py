@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from i2i_core.errors import ConfigError, I2IError
 
-from . import synthetic as syn
 from .cityscapes import SPLITS, plan_cityscapes, prepare_cityscapes
+from .layouts import LAYOUTS
 
 
 class _DataGroup(click.Group):
@@ -41,7 +40,7 @@ def data() -> None:
 
 
 @data.command("synth")
-@click.option("--layout", type=click.Choice(syn.LAYOUTS), default="aligned", show_default=True,
+@click.option("--layout", type=click.Choice(LAYOUTS), default="aligned", show_default=True,
               help="aligned (A|B pairs), unaligned (trainA/trainB, paired test sets) or labels (pix2pixHD)")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="destination folder (becomes data.root)")
@@ -54,6 +53,10 @@ def data() -> None:
 def synth(layout: str, out: Path, n: int, size: int, seed: int, classes: int, n_test: int | None,
           force: bool) -> None:
     """Generate a procedural data set of textured shapes (deterministic in --seed)."""
+    from pydantic import ValidationError
+
+    from . import synthetic as syn  # here, not at the top: torch loads only when data is made
+
     fields = {"layout": layout, "n": n, "size": size, "seed": seed, "classes": classes, "n_test": n_test}
     try:
         spec = syn.SyntheticSpec(**fields)

@@ -47,11 +47,12 @@ from i2i_core.config import format_validation_error
 from i2i_core.errors import ConfigError, DataError
 
 from ._io import save_ids, save_rgb
+from .layouts import LAYOUTS as _LAYOUTS
 
 #: bump when the images change for the same spec (it is part of the cache key)
 SYNTHETIC_VERSION = 1
 MANIFEST = "synthetic.json"
-LAYOUTS = ("aligned", "unaligned", "labels")
+LAYOUTS = _LAYOUTS
 
 # stream identifiers mixed into the seeds, one per kind of scene sequence
 _STREAM = {"aligned/train": 1, "aligned/test": 2, "unaligned/trainA": 11, "unaligned/trainB": 12,
