@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     cores = len(os.sched_getaffinity(0))
     print(f"# loader: torch {torch.__version__}, {cores} cores available, batch 1, {args.n} items x {args.epochs} epochs; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    if not torch.cuda.is_available():
+        print("(no CUDA device: pin_memory has nothing to pin into, so only pin_memory=False is measured)\n")
     print("| preset (item size) | workers | pin_memory | persistent | first epoch img/s | later epochs img/s "
           "| step consumes img/s | loader / step | load avg |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
@@ -141,10 +143,11 @@ def main(argv: list[str] | None = None) -> None:
         ds, run = build_dataset(name, root)
         rate, how = (None, "not measured") if args.no_step else step_rate(name, args)
         configs = []
+        pins = [False, True] if torch.cuda.is_available() else [False]  # pinning needs an accelerator
         for w in (int(x) for x in args.workers.split(",")):
-            configs.append((w, False, False))
+            configs += [(w, pin, False) for pin in pins]
             if w:
-                configs += [(w, True, False), (w, True, True)]
+                configs.append((w, pins[-1], True))
         for w, pin, persistent in configs:
             r = measure_loader(ds, w, pin, persistent, args.epochs)
             img_s = r["later_epochs_img_s"] or r["first_epoch_img_s"]
