@@ -144,6 +144,8 @@ def check_parses(group: click.Group, engine: Engine, argv: list[str], fragment: 
     A ``fragment`` (a command named in prose, e.g. "`i2i data synth` options") may leave out
     required arguments; everything it does name must exist.
     """
+    if argv and all(a in ("--help", "-h", "--version") for a in argv):
+        return ()  # the group's own options (`i2i --help`, `i2i --version`)
     path, cmd, rest, parent = resolve(group, argv)
     assert path, f"no subcommand in i2i {' '.join(argv)}"
     ctx = click.Context(cmd, info_name=path[-1], parent=parent)
