@@ -528,15 +528,16 @@ def export_cmd(ctx: click.Context, run: str, fmt: str, output: str, dynamic: boo
 @click.option("--arch", default=None, help="architecture of the file, e.g. unet_256 (importers that infer it need none)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="config override for the new run")
 @click.option("--force", is_flag=True, help="replace the checkpoints and config of a run already in OUT")
+@click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.pass_context
 def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: tuple[str, ...], force: bool,
-                      files: tuple[str, ...], out: str) -> None:
+                      progress: bool | None, files: tuple[str, ...], out: str) -> None:
     """Convert official checkpoint FILES into an i2i run folder OUT (usable by `i2i translate`)."""
     import shutil
 
-    from .inference import import_official
+    from .inference import IMPORT_PHASES, import_official
     from .runlock import RunLock
 
     target = Path(out)
@@ -547,7 +548,11 @@ def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: t
             raise click.ClickException(f"{target} already holds a run; pass --force to replace it or pick another OUT")
         if holds:
             shutil.rmtree(target / "checkpoints", ignore_errors=True)
-        path = import_official(_engine(ctx), source, arch, [Path(f) for f in files], target, list(sets))
+        with _Bar("import", progress) as bar:
+            bar.total(len(IMPORT_PHASES))
+            path = import_official(_engine(ctx), source, arch, [Path(f) for f in files], target, list(sets),
+                                   on_phase=lambda name: bar.advance() if name != IMPORT_PHASES[0] else None)
+            bar.advance()
     console.print(f"wrote {path}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
@@ -72,22 +72,30 @@ def load_run(engine: Engine, run_dir: str | Path, device: str = "auto") -> tuple
     return run, recipe
 
 
+IMPORT_PHASES = ("read the official files", "build the networks", "load the weights", "write the run folder")
+
+
 def import_official(engine: Engine, source: str, arch: str | None, files: list[Path], out: Path,
-                    overrides: list[str] | None = None) -> Path:
+                    overrides: list[str] | None = None, on_phase: Callable[[str], None] | None = None) -> Path:
     """Convert official checkpoint files into ``OUT/checkpoints/step_0000000/model.safetensors`` (named by
     ``OUT/checkpoints/latest.json``) + ``OUT/config.json``."""
+    phase = on_phase or (lambda name: None)
     importer = engine.registries.importers.get(source)
+    phase(IMPORT_PHASES[0])
     target = files[0] if len(files) == 1 else files
     imported: ckpt.ImportedWeights = importer(target, arch)
     nested: dict[str, Any] = {"model": imported.model, "data": imported.data}
     if overrides:
         nested = deep_merge(nested, parse_set(overrides))
     run = engine.resolve_config(imported.recipe, overrides=nested)
+    phase(IMPORT_PHASES[1])
     recipe = engine.build_recipe(run, device="cpu", training=True)  # every network, discriminators included
     unknown = sorted(set(imported.nets) - set(recipe.nets))
     if unknown:
         raise CheckpointError(f"{', '.join(map(str, files))}: networks {unknown} do not belong to a {run.recipe} run")
+    phase(IMPORT_PHASES[2])
     ckpt.load_into({n: recipe.nets[n] for n in imported.nets}, imported.nets, ", ".join(map(str, files)))
+    phase(IMPORT_PHASES[3])
     config = run.model_dump()
     nets = {n: recipe.nets[n] for n in imported.nets}
     # the same atomic layout as a trained run (step 0, weights only): translate/eval/--init-from read it alike
