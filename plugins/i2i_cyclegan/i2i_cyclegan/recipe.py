@@ -235,6 +235,8 @@ class CycleGANRecipe(Recipe):
         gray = {key for key, nc in (("A", nc_a), ("B", nc_b)) if nc == 1}
         if gray and hasattr(dataset, "grayscale"):
             dataset.grayscale = gray
+        if hasattr(dataset, "channels"):  # a file with other channels is then one line naming it, in training too
+            dataset.channels = {"A": nc_a, "B": nc_b}
         return dataset
 
     def _domains(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:

@@ -156,6 +156,8 @@ class Pix2PixRecipe(Recipe):
         gray = {key for key, nc in (("A", self.config.input_nc), ("B", self.config.output_nc)) if nc == 1}
         if gray and hasattr(dataset, "grayscale"):
             dataset.grayscale = gray
+        if hasattr(dataset, "channels"):  # a file with other channels is then one line naming it, in training too
+            dataset.channels = {"A": self.config.input_nc, "B": self.config.output_nc}
         return dataset
 
     # --- training ------------------------------------------------------------------------
