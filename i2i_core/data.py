@@ -71,7 +71,7 @@ def make_loader(dataset: Any, batch_size: int, seed: int, *, shuffle: bool = Tru
     """
     seeded = seeded_keys(dataset)
     sampler = EpochSampler(len(dataset), seed, shuffle=shuffle, seeded=seeded, rank=rank, world=world)
-    extra = {"prefetch_factor": prefetch_factor} if num_workers and prefetch_factor else {}
+    extra: dict[str, Any] = {"prefetch_factor": prefetch_factor} if num_workers and prefetch_factor else {}
     # its own generator: creating an iterator must not draw from the global RNG (exact resume)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                         pin_memory=pin_memory, persistent_workers=bool(persistent_workers and num_workers),

@@ -319,7 +319,7 @@ class Trainer:
 
     # --- samples ---------------------------------------------------------------------
     def write_samples(self, batch: dict | None) -> None:
-        if batch is None or self.out_dir is None:
+        if batch is None or self.out_dir is None or self.recipe is None:
             return
         with side_effect_free(self.recipe.nets, self.device), self.precision.autocast():
             images = self.recipe.sample(batch)
@@ -461,7 +461,8 @@ class Trainer:
                 if self.step >= self.total_steps:
                     break
             if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
-                mean = float(self._epoch_loss) / self._epoch_count if self._epoch_count else None
+                mean = (float(self._epoch_loss) / self._epoch_count
+                        if self._epoch_loss is not None and self._epoch_count else None)
                 self.schedule.end_epoch(mean)
                 self._epoch_loss, self._epoch_count = None, 0
 
