@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import nox
 
-PLUGINS = ["plugins/i2i_datasets", "plugins/i2i_pix2pix", "plugins/i2i_cyclegan", "plugins/i2i_pix2pixhd"]
+PLUGINS = ["plugins/i2i_datasets", "plugins/i2i_pix2pix", "plugins/i2i_cyclegan", "plugins/i2i_pix2pixhd",
+           "plugins/i2i_tensorboard"]
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .engine import Engine
 
-KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets")
+KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets", "loggers")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 #: entry-point group of plugin commands listed without loading plugins: ``name = "module:add_commands"``,
 #: ``add_commands(cli: click.Group)`` adding the commands, its module importing click only

@@ -334,7 +334,7 @@ class Trainer:
         t0, s0 = self._rate
         rate = (self.step - s0) / max(1e-9, time.perf_counter() - t0)
         row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "lr": self.cfg.lr * self._lr_factor,
-                               "it_s": round(rate, 4), **dict(zip(names, values, strict=True))}
+                               "it_s": round(rate, 4), "time": round(time.perf_counter() - t0, 3), **dict(zip(names, values, strict=True))}
         self.logged = {k: float(v) for k, v in zip(names, values, strict=True)}
         if self.out_dir is not None:
             append_jsonl(self.out_dir / "losses.jsonl", finite_json(row))

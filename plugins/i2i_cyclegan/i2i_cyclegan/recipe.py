@@ -393,6 +393,22 @@ class CycleGANRecipe(Recipe):
             return {"real_A": real_A, "fake_B": fake_B, "rec_A": G_B(fake_B),
                     "real_B": real_B, "fake_A": fake_A, "rec_B": G_A(fake_A)}
 
+    def evaluation_pairs(self, batch: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """Both directions, each scored against the other domain: ``{"AtoB": (G_A(A), B, A), "BtoA": (G_B(B), A, B)}``.
+
+        The held-out ``<split>A``/``<split>B`` are paired by index (the synthetic set renders each
+        scene in both styles); FID/KID compare each output with the real images of its target domain.
+        The input is the identity baseline where shapes agree.
+        """
+        real_A, real_B = self._domains(batch)
+        with torch.no_grad():
+            fake_B, fake_A = self.nets["G_A"](real_A), self.nets["G_B"](real_B)
+
+        def ident(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+            return x if x.shape == y.shape else None
+
+        return {"AtoB": (fake_B, real_B, ident(real_A, real_B)), "BtoA": (fake_A, real_A, ident(real_B, real_A))}
+
     def evaluation_pair(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``(translate(A), B, A)``: held-out ``<split>A``/``<split>B`` are paired by index.
 

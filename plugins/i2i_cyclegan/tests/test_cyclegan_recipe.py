@@ -127,3 +127,18 @@ def test_presets_are_listed_and_resolve(engine):
     assert book.model["variant"] == "book" and book.data.load_size == int(256 * 1.12)
     demo = engine.resolve_config("cyclegan", "demo")
     assert demo.data.root is None and demo.data.synthetic["layout"] == "unaligned" and demo.trainer.max_steps
+
+
+def test_evaluation_scores_each_direction_against_the_other_domain(make_recipe, batch):
+    from i2i_core.evaluate import evaluate
+
+    recipe = make_recipe()
+    b = batch(b=1, size=32, seed=3)
+    pairs = recipe.evaluation_pairs(b)
+    with torch.no_grad():
+        assert torch.equal(pairs["AtoB"][0], recipe.nets["G_A"](b["A"])) and pairs["AtoB"][1] is b["B"]
+        assert torch.equal(pairs["BtoA"][0], recipe.nets["G_B"](b["B"])) and pairs["BtoA"][1] is b["A"]
+    items = [{k: v[0] for k, v in batch(b=1, size=32, seed=s).items()} for s in range(2)]
+    scores = evaluate(recipe, items, "cpu", metrics=["psnr"])
+    assert scores["psnr"] == pytest.approx((scores["psnr_AtoB"] + scores["psnr_BtoA"]) / 2)
+    assert {"baseline_psnr_AtoB", "baseline_psnr_BtoA"} <= set(scores)
