@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from _memory import peak_rss_bytes, rss_bytes
 
 _CODES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
 
@@ -44,27 +45,10 @@ def former_reader(path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _peak_rss_bytes() -> int:
-    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that over
-    ``exec`` from the parent, so a child would report the parent's peak."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
-
-
-def _rss() -> int:
-    import resource as r
-
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * r.getpagesize()
-
-
 def child(path: Path, how: str) -> None:
     from i2i_core import checkpoint as ckpt
 
-    before = _rss()
+    before = rss_bytes()
     start = time.perf_counter()
     if how == "former":
         tensors = former_reader(path)
@@ -77,7 +61,7 @@ def child(path: Path, how: str) -> None:
         params[k].copy_(t)
     total = sum(t.numel() for t in params.values())
     seconds = time.perf_counter() - start
-    peak = _peak_rss_bytes() - before
+    peak = peak_rss_bytes() - before
     print(json.dumps({"how": how, "seconds": seconds, "peak": peak, "elements": total}))
 
 

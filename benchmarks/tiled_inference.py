@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from _memory import peak_rss_bytes, rss_bytes
 
 
 def _generator(ngf: int, norm: str, blocks: str = "resnet_6blocks") -> torch.nn.Module:
@@ -43,21 +43,6 @@ def _generator(ngf: int, norm: str, blocks: str = "resnet_6blocks") -> torch.nn.
                 m.running_var.uniform_(0.5, 1.5)
                 m.running_mean.normal_(0, 0.1)
     return net
-
-
-def _peak_rss_bytes() -> int:
-    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that over
-    ``exec`` from the parent, so a child would report the parent's peak."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize()
 
 
 def _input(size: int) -> torch.Tensor:
@@ -76,7 +61,7 @@ def child(args: argparse.Namespace) -> None:
     net = _generator(args.ngf, "batch").eval().to(device)
     x = _input(args.size).to(device)
     wrapper = ShapedGenerator(net, tile=args.tile if args.mode == "tiled" else None, overlap=args.overlap)
-    before = _rss_bytes()
+    before = rss_bytes()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -88,7 +73,7 @@ def child(args: argparse.Namespace) -> None:
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
     else:
-        peak = _peak_rss_bytes() - before
+        peak = peak_rss_bytes() - before
     torch.save(out.cpu(), args.save)
     print(json.dumps({"mode": args.mode, "peak_bytes": peak, "seconds": seconds}))
 

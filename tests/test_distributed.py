@@ -103,6 +103,6 @@ def test_two_single_process_nodes_rendezvous_on_localhost(tmp_path):
                                "--node-rank", str(rank), str(script)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for rank in (0, 1)]
     outs = [node.communicate(timeout=240) for node in nodes]
-    for node, (out, err) in zip(nodes, outs, strict=True):
+    for node, (_, err) in zip(nodes, outs, strict=True):
         assert node.returncode == 0, err[-3000:]
     assert "".join(out for out, _ in outs).count("ok") == 2
