@@ -192,7 +192,8 @@ class _Group(click.Group):
             click.echo(str(exc), err=True)
             raise click.exceptions.Exit(128 + exc.signum) from None
         except KeyboardInterrupt as exc:
-            click.echo(f"Error: {exc or 'interrupted'}", err=True)
+            # outside the training loop (start-up, the final evaluation): nothing half-written, nothing to save
+            click.echo(f"Error: {exc}" if str(exc) else "Error: interrupted", err=True)
             raise click.exceptions.Exit(128 + getattr(exc, "signum", 2)) from None
         except I2IError as exc:
             raise click.ClickException(_one_line(exc) + (f"\nHint: {exc.hint}" if exc.hint else "")) from None
