@@ -40,7 +40,7 @@ from .errors import CheckpointError, ConfigError, DivergenceError, RunPathError,
 from .evaluate import evaluate, side_effect_free
 from .metrics import is_better
 from .precision import resolve_device, resolve_precision
-from .recipe import Recipe, StepContext
+from .recipe import Recipe, StepContext, losses_as_floats
 from .registry.plugins import make_plugin_manager
 from .report import append_jsonl, plot_losses, read_jsonl, save_grid, write_index
 from .schedule import LRSchedule
@@ -299,8 +299,7 @@ class Trainer:
         event = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": "resume", "from": str(source),
                  "step": self.step, "changes": {k: [a, b] for k, a, b in self.resume_changes}}
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "events.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(finite_json(event), default=str) + "\n")
+        append_jsonl(self.out_dir / "events.jsonl", finite_json(event))
 
     @staticmethod
     def _apply_hyperparameters(opt: torch.optim.Optimizer, fresh: list[dict], lr_ratio: float) -> None:
@@ -329,13 +328,11 @@ class Trainer:
     # --- logging ------------------------------------------------------------------------
     def _log_point(self) -> None:
         """Read the losses and the divergence flags (one sync), write the log row, call ``on_log``."""
-        names = list(self.last_logs)
-        values = _to_floats(list(self.last_logs.values()))
+        self.logged = losses_as_floats(self.last_logs)
         t0, s0 = self._rate
         rate = (self.step - s0) / max(1e-9, time.perf_counter() - t0)
         row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "lr": self.cfg.lr * self._lr_factor,
-                               "it_s": round(rate, 4), "time": round(time.perf_counter() - t0, 3), **dict(zip(names, values, strict=True))}
-        self.logged = {k: float(v) for k, v in zip(names, values, strict=True)}
+                               "it_s": round(rate, 4), "time": round(time.perf_counter() - t0, 3), **self.logged}
         if self.out_dir is not None:
             append_jsonl(self.out_dir / "losses.jsonl", finite_json(row))
         self.pm.hook.on_log(trainer=self, step=self.step,
@@ -498,8 +495,8 @@ class Trainer:
                               inception_weights=self.cfg.inception_weights, lpips_weights=self.cfg.lpips_weights)
         metrics = scores
         if self.out_dir is not None:
-            with open(self.out_dir / "eval.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(finite_json({"step": self.step, "ema": self.ema is not None, **metrics})) + "\n")
+            append_jsonl(self.out_dir / "eval.jsonl", finite_json({"step": self.step, "ema": self.ema is not None,
+                                                                   **metrics}))
         self.pm.hook.after_eval(trainer=self, step=self.step, metrics=metrics)
         self._track_best(metrics)
         return metrics
@@ -538,18 +535,6 @@ def _use_fused_kernels(optimizers: Iterable[torch.optim.Optimizer]) -> None:
         for group in opt.param_groups:
             if not group.get("differentiable") and all(p.is_floating_point() for p in group["params"]):
                 group["fused"], group["foreach"] = True, False
-
-
-def _to_floats(values: list[torch.Tensor]) -> list[float]:
-    """Scalars to floats with one device-to-host copy per device (not one sync per value)."""
-    out: list[float | None] = [None] * len(values)
-    by_device: dict[torch.device, list[int]] = {}
-    for i, v in enumerate(values):
-        by_device.setdefault(v.device, []).append(i)
-    for idxs in by_device.values():
-        for i, x in zip(idxs, torch.stack([values[i].float().reshape(()) for i in idxs]).tolist(), strict=True):
-            out[i] = x
-    return out  # type: ignore[return-value]
 
 
 def _describe_os_error(exc: OSError) -> str:
