@@ -12,7 +12,7 @@ import argparse
 import torch
 from torch import nn
 
-from i2i_core import BuildContext, Engine, Modules, Recipe, RecipeConfig, StepContext, hookimpl
+from i2i_core import BuildContext, Engine, Modules, Recipe, RecipeConfig, StepContext, detach_losses, hookimpl
 
 
 # New code #
@@ -40,7 +40,7 @@ class HingePix2Pix(Recipe):
         return Modules(nets={"G": g, "D": d},
                        optimizers={"G": ctx.optimizer(g.parameters()), "D": ctx.optimizer(d.parameters())})
 
-    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+    def training_step(self, batch: dict, step: StepContext) -> dict[str, torch.Tensor]:
         G, D = self.nets["G"], self.nets["D"]
         real_A, real_B = batch["A"], batch["B"]
         fake_B = G(real_A)
@@ -56,7 +56,8 @@ class HingePix2Pix(Recipe):
         loss_G_L1 = nn.functional.l1_loss(fake_B, real_B) * self.config.lambda_L1
         step.backward(loss_G_GAN + loss_G_L1)
         step.optimizer_step(self.optimizers["G"])
-        return {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item(), "D": loss_D.item()}
+        # tensors, not .item(): the trainer reads them every log_every steps, so the GPU never waits
+        return detach_losses({"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, "D": loss_D})
 
     def translate(self, batch: dict) -> torch.Tensor:
         return self.nets["G"](batch["A"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from i2i_core import BuildContext, Modules, Recipe, RecipeConfig, StepContext
+from i2i_core import BuildContext, Modules, Recipe, RecipeConfig, StepContext, detach_losses
 
 
 class TemplateConfig(RecipeConfig):
@@ -29,13 +29,13 @@ class TemplateRecipe(Recipe):
         g = ctx.architecture(self.config.netG, input_nc=3, output_nc=3, ngf=self.config.ngf)
         return Modules(nets={"G": g}, optimizers={"G": ctx.optimizer(g.parameters())})
 
-    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+    def training_step(self, batch: dict, step: StepContext) -> dict[str, torch.Tensor]:
         fake = self.nets["G"](batch["A"])
         loss = torch.nn.functional.l1_loss(fake, batch["B"]) * self.config.lambda_regression
         step.zero_grad(self.optimizers["G"])
         step.backward(loss)                      # scaled under fp16, plain otherwise
         step.optimizer_step(self.optimizers["G"])
-        return {"L1": loss.item()}
+        return detach_losses({"L1": loss})     # read off the device by the trainer, not every step
 
     def translate(self, batch: dict) -> torch.Tensor:
         return self.nets["G"](batch["A"])

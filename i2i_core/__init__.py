@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 #: public name -> the submodule that defines it
 _EXPORTS: dict[str, str] = {
     "BuildContext": "recipe", "Modules": "recipe", "Recipe": "recipe", "RecipeConfig": "recipe",
-    "StepContext": "recipe", "Inference": "recipe",
+    "StepContext": "recipe", "Inference": "recipe", "detach_losses": "recipe", "losses_as_floats": "recipe",
     "DataConfig": "config", "RunConfig": "config", "TrainerConfig": "config",
     "Engine": "engine", "Trainer": "trainer", "Translator": "translator",
     "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors", "DuplicateNameError": "errors",
@@ -53,7 +53,16 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
         PluginLoadError,
         UnknownNameError,
     )
-    from .recipe import BuildContext, Inference, Modules, Recipe, RecipeConfig, StepContext
+    from .recipe import (
+        BuildContext,
+        Inference,
+        Modules,
+        Recipe,
+        RecipeConfig,
+        StepContext,
+        detach_losses,
+        losses_as_floats,
+    )
     from .registry import Entry, Registries, Registry
     from .registry._markers import hookimpl, hookspec
     from .trainer import Trainer
@@ -63,5 +72,6 @@ __all__ = [
     "BuildContext", "CheckpointError", "ConfigError", "DataConfig", "DataError", "DuplicateNameError", "Engine",
     "Entry", "I2IError", "Inference", "Modules", "PluginLoadError", "Recipe", "RecipeConfig", "Registries", "Registry",
     "RunConfig", "StepContext", "Trainer", "TrainerConfig", "Translator", "UnknownNameError", "__version__",
+    "detach_losses", "losses_as_floats",
     "hookimpl", "hookspec",
 ]

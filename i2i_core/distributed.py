@@ -1,11 +1,26 @@
 """Multi-process training on torch.distributed (launched with ``torchrun``).
 
-GAN recipes freeze and unfreeze networks inside one iteration and run a
-discriminator several times per step, which DistributedDataParallel's reducer does
-not allow without ``find_unused_parameters`` and static-graph caveats. So each rank
-keeps plain modules, and :meth:`StepContext.optimizer_step` averages the gradients of
-the optimizer's parameters with one ``all_reduce`` per parameter group bucket before
-stepping: the same arithmetic as DDP, without its overlap.
+Every network an optimizer trains is wrapped in torch's :class:`DistributedDataParallel`
+(:class:`RecipeDDP`) for the duration of ``training_step``, so gradient buckets are
+all-reduced while the backward pass is still running, on gloo (CPU) and nccl (CUDA) alike,
+and BatchNorm buffers are broadcast from rank 0 at each forward. The checkpoints, EMA,
+samples and evaluation keep using the plain modules (no ``module.`` prefixes).
+
+GAN steps freeze a discriminator while its generator trains and run networks several
+times per step. DDP allows that under three rules, which the recipes follow:
+
+* a frozen network (no parameter requiring grad) runs without gradient sync: the
+  wrapper switches ``require_backward_grad_sync`` off for that forward;
+* the set of trainable parameters of a network changes only between epochs (the
+  trainer re-wraps it then; pix2pixHD's ``niter_fix_global``), never inside a step:
+  a forward with a partly different set is refused with one line;
+* each network's parameters receive their gradient from one backward per iteration
+  (``step.backward(loss, inputs=...)`` restricts a backward to some networks).
+
+Optimizers holding parameters outside any wrapped network are averaged by
+:func:`all_reduce_gradients` before they step, and every checkpoint first checks that
+all ranks hold the same weights (:func:`check_ranks_agree`), so a recipe that breaks
+the rules stops instead of training ranks apart.
 """
 
 from __future__ import annotations
@@ -16,6 +31,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .errors import RankMismatchError
 
 
 @dataclass(frozen=True)
@@ -74,9 +93,11 @@ def reduce_max(value: int, device: torch.device) -> int:
     return int(t.item())
 
 
-def all_reduce_gradients(optimizer: torch.optim.Optimizer, world: int) -> None:
-    """Average the gradients of every parameter of ``optimizer`` over the ranks."""
-    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+def all_reduce_gradients(optimizer: torch.optim.Optimizer, world: int, skip: frozenset[int] = frozenset()) -> None:
+    """Average over the ranks the gradients of ``optimizer``'s parameters (but those whose ``id`` is in ``skip``:
+    DDP reduced them already)."""
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+             if p.grad is not None and id(p) not in skip]
     if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])
@@ -93,3 +114,86 @@ def broadcast_module(module: torch.nn.Module) -> None:
     """Make every rank start from rank 0's parameters and buffers."""
     for t in list(module.parameters()) + list(module.buffers()):
         dist.broadcast(t.data, src=0)
+
+
+class RecipeDDP(DistributedDataParallel):
+    """:class:`DistributedDataParallel` for a network a GAN step may freeze and run several times.
+
+    The parameters requiring grad when it is built are those DDP reduces. A forward while
+    none of them requires grad (a frozen discriminator) skips gradient sync; a forward with
+    a partly different trainable set is an error, because DDP would silently leave the
+    newly trainable parameters unreduced.
+    """
+
+    def __init__(self, module: nn.Module, name: str, device: torch.device) -> None:
+        on_cuda = device.type == "cuda"
+        super().__init__(module, device_ids=[device.index] if on_cuda and device.index is not None else None,
+                         broadcast_buffers=True, gradient_as_bucket_view=True)
+        self.net_name = name
+        self._watched = list(module.parameters())
+        self.trainable = trainable_mask(module)
+
+    def forward(self, *args: object, **kwargs: object) -> object:
+        mask = tuple(p.requires_grad for p in self._watched)
+        training = any(mask)
+        if training and mask != self.trainable:
+            raise RankMismatchError(
+                f"network {self.net_name!r}: {sum(mask)} of its parameters require grad but DDP was set up for "
+                f"{sum(self.trainable)}; change which parameters train only between epochs (on_epoch_start), "
+                "where the trainer re-wraps the network")
+        self.require_backward_grad_sync = training
+        return super().forward(*args, **kwargs)
+
+
+def trainable_mask(module: nn.Module) -> tuple[bool, ...]:
+    """Which parameters of ``module`` require grad, in ``parameters()`` order."""
+    return tuple(p.requires_grad for p in module.parameters())
+
+
+def wrap_trained_nets(nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                      current: dict[str, RecipeDDP], device: torch.device) -> dict[str, RecipeDDP]:
+    """DDP wrappers of the networks whose parameters an optimizer trains (kept where still valid).
+
+    A wrapper is rebuilt when its network's set of trainable parameters changed (a collective
+    call: every rank must call this at the same point).
+    """
+    owned = {id(p) for opt in optimizers.values() for group in opt.param_groups for p in group["params"]}
+    out: dict[str, RecipeDDP] = {}
+    for name, net in nets.items():
+        mask = trainable_mask(net)
+        trained = any(flag and id(p) in owned for flag, p in zip(mask, net.parameters(), strict=True))
+        if not trained:
+            continue
+        old = current.get(name)
+        out[name] = old if old is not None and old.module is net and old.trainable == mask else RecipeDDP(net, name, device)
+    return out
+
+
+def reduced_parameters(wrappers: dict[str, RecipeDDP]) -> frozenset[int]:
+    """``id`` of every parameter DDP averages (the rest are averaged by :func:`all_reduce_gradients`)."""
+    return frozenset(id(p) for w in wrappers.values() for p, flag in zip(w._watched, w.trainable, strict=True) if flag)
+
+
+def check_ranks_agree(nets: dict[str, nn.Module], step: int) -> None:
+    """Raise :class:`RankMismatchError` unless every rank holds the same parameters (one collective).
+
+    All-reduced gradients and the same optimizer give bit-identical weights on every rank;
+    a difference means a recipe's gradients escaped DDP (see the module docstring).
+    """
+    names, sums = [], []
+    for net_name, net in nets.items():
+        for key, p in net.named_parameters():
+            names.append(f"{net_name}/{key}")
+            sums.append(p.detach().double().sum())
+    if not sums:
+        return
+    local = _collective_device(torch.stack(sums))
+    low, high = local.clone(), local.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    differ = [names[i] for i in torch.nonzero(low != high).flatten().tolist()]
+    if differ:
+        raise RankMismatchError(
+            f"step {step}: ranks hold different weights in {differ[0]}"
+            f"{f' and {len(differ) - 1} more' if len(differ) > 1 else ''}; the recipe's gradients were not "
+            "averaged over the ranks (a second backward through one network in a step?); no checkpoint written")

@@ -59,6 +59,10 @@ class DivergenceError(I2IError):
     """A loss became NaN or infinite and ``trainer.nan_policy`` is ``stop``."""
 
 
+class RankMismatchError(I2IError):
+    """Ranks of one distributed job would train apart (gradients not averaged the same everywhere)."""
+
+
 class TrainingInterrupted(I2IError):
     """SIGINT/SIGTERM stopped training at a step boundary after saving a checkpoint.
 

@@ -14,7 +14,7 @@ member                     called / read by         what it is
 ``inference``              translate, export        an :class:`Inference`: reader, folder and input key
 ``validate_run(run)``      config resolution        cross-section checks of a :class:`~i2i_core.RunConfig`
 ``build(ctx)``             ``setup``                networks, losses, optimizers -> :class:`Modules` (implement)
-``training_step(b, s)``    trainer                  one iteration; returns the losses (implement)
+``training_step(b, s)``    trainer                  one iteration; returns the losses as tensors (implement)
 ``translate(batch)``       translate, sample, eval  the output batch in [-1, 1] (implement)
 ``sample(batch)``          trainer, eval grids      images to show: input, output, target
 ``evaluation_pair(b)``     evaluate                 ``(prediction, target, identity or None)``
@@ -35,8 +35,9 @@ that translates both ways (CycleGAN); :mod:`i2i_core.evaluate` looks for it.
 The trainer runs ``training_step`` under autocast and owns the grad scaler, so a
 recipe never mentions precision: ``step.backward`` scales, ``step.optimizer_step``
 unscales and steps, and the trainer updates the scaler once per iteration after
-every optimizer stepped. ``training_step`` returns its losses as numbers read off
-the device once (:func:`losses_as_floats`). State that is neither a network nor an
+every optimizer stepped. ``training_step`` returns its losses as detached device
+tensors (:func:`detach_losses`): the trainer reads them off the device only every
+``trainer.log_every`` steps, so the loop never waits on the GPU. State that is neither a network nor an
 optimizer (image pools) goes through ``state_dict``/``load_state_dict`` so that
 ``--resume`` restores it.
 
@@ -125,15 +126,23 @@ class StepContext:
         self.skip_nonfinite = skip_nonfinite
         #: how many optimizer steps were skipped that way
         self.skipped = 0
+        #: ``id`` of the parameters DistributedDataParallel averages during backward (set by the trainer)
+        self.ddp_reduced: frozenset[int] = frozenset()
 
-    def backward(self, loss: torch.Tensor) -> None:
-        """Backpropagate ``loss`` (scaled when fp16 is on)."""
-        self.scaler.scale(loss).backward()
+    def backward(self, loss: torch.Tensor, inputs: Iterable[torch.Tensor] | None = None) -> None:
+        """Backpropagate ``loss`` (scaled when fp16 is on).
+
+        ``inputs`` limits which leaves receive gradients: a step that backpropagates a
+        generator loss through a trainable discriminator passes the generator's parameters,
+        so the discriminator gets its gradient from its own backward only (what distributed
+        runs need; the generator's gradients are the same).
+        """
+        self.scaler.scale(loss).backward(inputs=list(inputs) if inputs is not None else None)
 
     def optimizer_step(self, optimizer: torch.optim.Optimizer, zero_grad: bool = False) -> None:
         """Step ``optimizer`` through the grad scaler (gradients averaged over ranks first)."""
-        if self.world_size > 1:
-            all_reduce_gradients(optimizer, self.world_size)
+        if self.world_size > 1:  # DDP averaged its networks' gradients during backward; the rest here
+            all_reduce_gradients(optimizer, self.world_size, skip=self.ddp_reduced)
         if self.skip_nonfinite and not self.scaler.is_enabled() and not _finite_gradients(optimizer):
             optimizer.zero_grad(set_to_none=True)
             self.skipped += 1
@@ -146,6 +155,11 @@ class StepContext:
     def zero_grad(*optimizers: torch.optim.Optimizer) -> None:
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
+
+    @staticmethod
+    def parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+        """The parameters ``optimizer`` updates (e.g. ``inputs`` of :meth:`backward`)."""
+        return [p for group in optimizer.param_groups for p in group["params"]]
 
     @staticmethod
     def requires_grad(nets: nn.Module | Iterable[nn.Module], flag: bool) -> None:
@@ -191,11 +205,21 @@ class Inference:
     input: str = "A"
 
 
+def detach_losses(logs: Mapping[str, torch.Tensor | float]) -> dict[str, torch.Tensor | float]:
+    """A step's losses detached from the graph and left where they are (what ``training_step`` returns).
+
+    Nothing is read back to the host: turning a device tensor into a float would make the
+    loop wait for the GPU every iteration. The trainer reads them every ``log_every`` steps;
+    tests and scripts read them with :func:`losses_as_floats`.
+    """
+    return {key: value.detach() if isinstance(value, torch.Tensor) else value for key, value in logs.items()}
+
+
 def losses_as_floats(logs: Mapping[str, torch.Tensor | float]) -> dict[str, float]:
     """``{name: float}`` of a step's losses with one device-to-host copy per device.
 
     Reading each loss with ``.item()`` would stall the step once per value; stacking them
-    first costs one copy (what ``training_step`` should return).
+    first costs one copy (what the trainer does at its log points).
     """
     out: dict[str, float] = {}
     by_device: dict[torch.device, list[str]] = {}
@@ -230,8 +254,9 @@ class Recipe:
         """Create the networks, losses and optimizers (from ``ctx``'s registries)."""
         raise NotImplementedError
 
-    def training_step(self, batch: dict[str, Any], step: StepContext) -> dict[str, float]:
-        """One iteration: forwards, ``step.backward``/``step.optimizer_step`` per update; the losses."""
+    def training_step(self, batch: dict[str, Any], step: StepContext) -> dict[str, torch.Tensor | float]:
+        """One iteration: forwards, ``step.backward``/``step.optimizer_step`` per update; the losses
+        as detached tensors (:func:`detach_losses`), never read off the device here."""
         raise NotImplementedError
 
     def translate(self, batch: dict) -> torch.Tensor:

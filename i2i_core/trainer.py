@@ -33,7 +33,16 @@ from . import progress as progress_plugin
 from .atomic import atomic_write_json, atomic_write_text, finite_json
 from .config import RunConfig, TrainerConfig
 from .data import make_loader, to_device
-from .distributed import broadcast_module, init_from_env, reduce_flags, reduce_max
+from .distributed import (
+    RecipeDDP,
+    broadcast_module,
+    check_ranks_agree,
+    init_from_env,
+    reduce_flags,
+    reduce_max,
+    reduced_parameters,
+    wrap_trained_nets,
+)
 from .divergence import DivergenceGuard, nonfinite_tensors
 from .ema import EMA
 from .errors import CheckpointError, ConfigError, DivergenceError, RunPathError, TrainingInterrupted
@@ -125,6 +134,8 @@ class Trainer:
         self._lr_factor = 1.0
         self._rate = (0.0, 0)
         self._step_ctx: StepContext | None = None
+        #: DistributedDataParallel wrappers of the trained networks (distributed runs only)
+        self._ddp: dict[str, RecipeDDP] = {}
         self.ema: EMA | None = None
         #: ``{"metric", "score", "step"}`` of the best held-out evaluation so far (``trainer.best_metric``)
         self.best: dict[str, Any] = {}
@@ -205,6 +216,8 @@ class Trainer:
                 raise DivergenceError(f"network weights became NaN/inf by step {self.step} ({bad[0]}"
                                       f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); no checkpoint "
                                       f"written, the last finite one is {kept}; lower trainer.lr")
+        if self.dist.enabled:
+            check_ranks_agree(self.recipe.nets, self.step)
         if self.out_dir is None:
             return None
         folder = self.out_dir / "checkpoints"
@@ -425,18 +438,21 @@ class Trainer:
             start = self.step - (self.epoch - 1) * self.steps_per_epoch
             sampler.set_epoch(self.epoch, start * self.batch_size)
             recipe.on_epoch_start(self.epoch)
+            if self.dist.enabled:  # after on_epoch_start: it may change which parameters train
+                self._ddp = wrap_trained_nets(recipe.nets, recipe.optimizers, self._ddp, self.device)
+                ctx.ddp_reduced = reduced_parameters(self._ddp)
             self._lr_factor = self.schedule.apply(recipe.optimizers, self.epoch)
             for batch in loader:
                 batch = to_device(batch, self.device, cfg.channels_last)
                 self.pm.hook.before_step(trainer=self, batch=batch)
                 ctx.step, ctx.epoch = self.step + 1, self.epoch
-                with self.precision.autocast():
-                    raw = recipe.training_step(batch, ctx)
+                with self.precision.autocast(), _networks_for_training(recipe, self._ddp):
+                    # device tensors, detached by the guard and read only at log points (no host sync here)
+                    logs = self.guard.observe(self.step + 1, recipe.training_step(batch, ctx))
                 self.precision.scaler.update()  # once per iteration, after every optimizer stepped
                 if self.ema is not None:
                     self.ema.update(self.step)
                 self.step += 1
-                logs = self.guard.observe(self.step, raw)
                 self.last_logs = logs
                 if logs:
                     first = next(iter(logs.values())).float().reshape(())
@@ -524,6 +540,20 @@ class Trainer:
         title = f"i2i run: {self.run_config.recipe if self.run_config else type(self.recipe).__name__}"
         return write_index(self.out_dir, title, [("Held-out translations", rel("eval")),
                                                   ("Samples during training", rel("samples")[-5:][::-1])], metrics)
+
+
+@contextlib.contextmanager
+def _networks_for_training(recipe: Recipe, wrappers: dict[str, RecipeDDP]) -> Any:
+    """``recipe.nets`` holds the DDP wrappers while ``training_step`` runs, the plain networks otherwise."""
+    if not wrappers:
+        yield
+        return
+    plain = recipe.nets
+    recipe.nets = {**plain, **wrappers}
+    try:
+        yield
+    finally:
+        recipe.nets = plain
 
 
 def _use_fused_kernels(optimizers: Iterable[torch.optim.Optimizer]) -> None:

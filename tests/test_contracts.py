@@ -37,7 +37,7 @@ def test_public_api_surface():
         "BuildContext", "CheckpointError", "ConfigError", "DataConfig", "DataError", "DuplicateNameError",
         "Engine", "Entry", "I2IError", "Inference", "Modules", "PluginLoadError", "Recipe", "RecipeConfig",
         "Registries", "Registry", "RunConfig", "StepContext", "Trainer", "TrainerConfig", "Translator",
-        "UnknownNameError",
+        "UnknownNameError", "detach_losses", "losses_as_floats",
         "__version__", "hookimpl", "hookspec"])
     for name in i2i_core.__all__:
         assert getattr(i2i_core, name) is not None

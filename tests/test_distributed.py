@@ -1,4 +1,5 @@
-"""torchrun on CPU (gloo): shards differ, weights stay identical, 2 ranks x batch 1 = 1 rank x batch 2, two nodes."""
+"""torchrun on CPU (gloo): shards differ, weights stay identical, 2 ranks x batch 1 = 1 rank x batch 2 (toy, CycleGAN,
+pix2pixHD through DistributedDataParallel), two nodes, a recipe breaking DDP's rules stopped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from i2i_core.data import EpochSampler
@@ -106,3 +108,99 @@ def test_two_single_process_nodes_rendezvous_on_localhost(tmp_path):
     for node, (_, err) in zip(nodes, outs, strict=True):
         assert node.returncode == 0, err[-3000:]
     assert "".join(out for out, _ in outs).count("ok") == 2
+
+
+RECIPE_EQUIV = """
+import sys, torch, torch.distributed as dist
+from i2i_core import Engine, Trainer
+recipe, model, size = {recipe!r}, {model!r}, 32
+g = torch.Generator().manual_seed(0)
+items = []
+for i in range(4):
+    if recipe == "cyclegan":
+        items.append({{"A": torch.rand(3, size, size, generator=g) * 2 - 1,
+                       "B": torch.rand(3, size, size, generator=g) * 2 - 1, "A_path": f"a{{i}}.png"}})
+    else:
+        coarse = torch.randint(0, 4, (1, 1, size // 8, size // 8), generator=g).float()
+        label = torch.nn.functional.interpolate(coarse, scale_factor=8, mode="nearest")[0]
+        inst = label.clone()
+        inst[label == 3] = 3001
+        items.append({{"label": label, "inst": inst, "image": torch.rand(3, size, size, generator=g) * 2 - 1,
+                       "label_path": f"labels/{{i}}.png"}})
+engine = Engine(warn=False)
+run = engine.resolve_config(recipe, overrides={{"model": model, "data": {{"batch_size": {batch}}},
+    "trainer": {{"max_steps": 4, "device": "cpu", "seed": 1, "sample_every": 100, "n_epochs": 1, "n_epochs_decay": 1}}}})
+rec = engine.build_recipe(run)
+t = Trainer(run.trainer, None, engine=engine, run_config=run, progress=False)
+t.fit(rec, items)
+if dist.is_initialized():
+    assert set(t._ddp) == {want!r}, sorted(t._ddp)
+# a conv bias right before an instance norm is cancelled by it: its gradient is rounding noise that
+# Adam scales up to lr-sized steps, different in every summation order, so it is not compared
+cancelled = []
+for n, net in rec.nets.items():
+    for prefix, m in net.named_modules():
+        kids = list(m.named_children())
+        for (a, conv), (_, norm) in zip(kids, kids[1:]):
+            if (isinstance(conv, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) and conv.bias is not None
+                    and isinstance(norm, torch.nn.InstanceNorm2d)):
+                cancelled.append(".".join(x for x in (n, prefix, a, "bias") if x))
+if not dist.is_initialized() or dist.get_rank() == 0:
+    torch.save({{"state": {{f"{{n}}.{{k}}": v for n, net in rec.nets.items() for k, v in net.state_dict().items()}},
+                "cancelled": cancelled}}, {out!r})
+"""
+
+TINY_HD = {"label_nc": 4, "ngf": 4, "ndf": 4, "n_downsample_global": 2, "n_blocks_global": 1, "n_blocks_local": 1,
+           "num_D": 2, "n_layers_D": 2, "nef": 4, "n_downsample_E": 2, "no_vgg_loss": True}
+RECIPES = {
+    # G_A/G_B run three times per step, D_A/D_B frozen for the generators' update
+    "cyclegan-junyanz": ("cyclegan", {"variant": "junyanz", "netG": "resnet_6blocks", "ngf": 4, "ndf": 4},
+                         ["D_A", "D_B", "G_A", "G_B"]),
+    "cyclegan-book": ("cyclegan", {"variant": "book", "num_blocks": 1, "width_div": 16}, ["D_A", "D_B", "G_A", "G_B"]),
+    # the G loss runs through a trainable D; E trains with G; the global generator is released after epoch 1
+    "pix2pixhd-local-feat": ("pix2pixhd", {**TINY_HD, "netG": "local", "n_local_enhancers": 1, "niter_fix_global": 1,
+                                           "instance_feat": True}, ["D", "E", "G"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECIPES))
+def test_recipes_two_ranks_of_batch_one_equal_one_rank_of_batch_two(tmp_path, case):
+    """The GAN recipes under DistributedDataParallel: averaged gradients are those of the global batch."""
+    recipe, model, wrapped = RECIPES[case]
+    for name, batch, ranks in (("one", 2, 1), ("two", 1, 2)):
+        script = tmp_path / f"{name}.py"
+        script.write_text(RECIPE_EQUIV.format(recipe=recipe, model=model, batch=batch, want=set(wrapped),
+                                              out=str(tmp_path / f"{name}.pt")))
+        proc = _torchrun(script, "--standalone", "--nproc_per_node", str(ranks))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = (torch.load(tmp_path / f"{n}.pt", weights_only=True) for n in ("one", "two"))
+    assert one["state"].keys() == two["state"].keys()
+    compared = 0
+    for key, value in one["state"].items():
+        if value.is_floating_point() and key not in one["cancelled"]:
+            torch.testing.assert_close(two["state"][key], value, rtol=1e-3, atol=1e-4, msg=key)
+            compared += 1
+    assert compared > len(one["cancelled"])
+
+
+BROKEN = """
+import sys
+sys.path.insert(0, {here!r})
+from i2i_core import Engine, Trainer
+from toy import ToyPlugin, toy_items
+engine = Engine([ToyPlugin()], autoload=False, warn=False)
+run = engine.resolve_config("toy", overrides={{"trainer": {{"max_steps": 2, "device": "cpu", "seed": 1}},
+                                                "model": {{"second_backward": True}}, "data": {{"batch_size": 1}}}})
+rec = engine.build_recipe(run)
+Trainer(run.trainer, {out!r}, engine=engine, run_config=run, progress=False).fit(rec, toy_items(4))
+"""
+
+
+def test_a_second_backward_through_one_network_is_stopped_before_a_checkpoint(tmp_path):
+    """DDP reduces one backward per network and step; the rest would train the ranks apart. Never silently."""
+    script = tmp_path / "broken.py"
+    script.write_text(BROKEN.format(here=str(HERE), out=str(tmp_path / "run")))
+    proc = _torchrun(script, "--standalone", "--nproc_per_node", "2")
+    assert proc.returncode != 0
+    assert "ranks hold different weights in G/" in proc.stderr, proc.stderr[-3000:]
+    assert not (tmp_path / "run" / "checkpoints" / "latest.json").exists()

@@ -15,6 +15,8 @@ class ToyConfig(RecipeConfig):
     nan_steps: list[int] = []
     nan_from: int = 0
     norm: str = "batch"
+    #: run G twice and backpropagate twice (breaks DDP's one-backward-per-network rule; distributed tests)
+    second_backward: bool = False
 
 
 def toy_generator(input_nc: int = 3, output_nc: int = 3, width: int = 4, dropout: float = 0.0,
@@ -42,7 +44,12 @@ class ToyRecipe(Recipe):
         c = self.config
         if step.step in c.nan_steps or (c.nan_from and step.step >= c.nan_from):
             loss = loss * float("nan")
-        step.backward(loss)
+        if c.second_backward:
+            again = (self.nets["G"](batch["A"] * 0.5).float() - batch["B"].float()).abs().mean()
+            step.backward(loss)
+            step.backward(again)
+        else:
+            step.backward(loss)
         step.optimizer_step(opt)
         return {"L1": loss.detach()}
 

@@ -52,7 +52,7 @@ from i2i_core.config import RunConfig
 from i2i_core.errors import ConfigError
 from i2i_core.image_pool import ImageBuffer, ImageHistory, ImagePool
 from i2i_core.plugin_helpers import check_channels
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, losses_as_floats
+from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, detach_losses
 
 #: generator name -> required multiple of the image side (junyanz's registered generators)
 _SIZE_MULTIPLE = {"resnet_9blocks": 4, "resnet_6blocks": 4, "unet_128": 128, "unet_256": 256}
@@ -246,7 +246,7 @@ class CycleGANRecipe(Recipe):
         return batch["A"], batch["B"]
 
     # --- training ------------------------------------------------------------------------
-    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+    def training_step(self, batch: dict, step: StepContext) -> dict[str, torch.Tensor | float]:
         real_A, real_B = self._domains(batch)
         check_channels(real_A, self.config, "input_nc", "the domain A")
         check_channels(real_B, self.config, "output_nc", "the domain B")
@@ -254,7 +254,7 @@ class CycleGANRecipe(Recipe):
             logs = self._book_step(real_A, real_B, step)
         else:
             logs = self._junyanz_step(real_A, real_B, step)
-        return losses_as_floats(logs)
+        return detach_losses(logs)
 
     def _junyanz_step(self, real_A: torch.Tensor, real_B: torch.Tensor, step: StepContext) -> dict[str, Any]:
         c = self.config

@@ -7,7 +7,7 @@ import io
 import pytest
 import torch
 
-from i2i_core import StepContext
+from i2i_core import StepContext, losses_as_floats
 from i2i_core.errors import ConfigError
 from i2i_core.image_pool import ImageBuffer, ImagePool
 from i2i_cyclegan.presets import PRESETS
@@ -18,7 +18,10 @@ BOOK_LOSSES = ["adv_AB", "adv_BA", "cyc_A", "cyc_B", "iden_A", "iden_B", "g_loss
 
 
 def _step(recipe, batch: dict) -> dict:
-    return recipe.training_step(batch, StepContext(torch.amp.GradScaler("cpu", enabled=False), step=1))
+    raw = recipe.training_step(batch, StepContext(torch.amp.GradScaler("cpu", enabled=False), step=1))
+    # left on the device, detached: the trainer reads them at log points only (no per-step host sync)
+    assert all(isinstance(v, torch.Tensor) and v.grad_fn is None for v in raw.values())
+    return losses_as_floats(raw)
 
 
 def _params(net: torch.nn.Module) -> list[torch.Tensor]:

@@ -29,7 +29,7 @@ from i2i_core.config import RunConfig
 from i2i_core.errors import ConfigError
 from i2i_core.losses import gradient_penalty
 from i2i_core.plugin_helpers import check_channels
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, losses_as_floats
+from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, detach_losses
 
 from .networks import UNET_DOWNS
 
@@ -161,7 +161,7 @@ class Pix2PixRecipe(Recipe):
         return dataset
 
     # --- training ------------------------------------------------------------------------
-    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+    def training_step(self, batch: dict, step: StepContext) -> dict[str, torch.Tensor | float]:
         c = self.config
         G, D = self.nets["G"], self.nets["D"]
         opt_G, opt_D = self.optimizers["G"], self.optimizers["D"]
@@ -202,7 +202,7 @@ class Pix2PixRecipe(Recipe):
 
         logs = {"G_GAN": loss_G_GAN, "G_L1": loss_G_L1, "D_real": loss_D_real, "D_fake": loss_D_fake,
                 "D": loss_D, "G": loss_G, **logs}
-        return losses_as_floats(logs)
+        return detach_losses(logs)
 
     # --- inference -------------------------------------------------------------------------
     def translate(self, batch: dict) -> torch.Tensor:

@@ -29,7 +29,7 @@ from pydantic import Field
 from i2i_core.config import RunConfig
 from i2i_core.errors import ConfigError, DataError
 from i2i_core.image_pool import ImagePool
-from i2i_core.recipe import BuildContext, Inference, Modules, Recipe, RecipeConfig, StepContext, losses_as_floats
+from i2i_core.recipe import BuildContext, Inference, Modules, Recipe, RecipeConfig, StepContext, detach_losses
 
 from .inputs import _path_of, colorize_labels, encode_input
 
@@ -241,7 +241,7 @@ class Pix2PixHDRecipe(Recipe):
                             "but the batch has no 'inst'")
         return inst
 
-    def training_step(self, batch: dict, step: StepContext) -> dict[str, float]:
+    def training_step(self, batch: dict, step: StepContext) -> dict[str, torch.Tensor | float]:
         c = self.config
         G, D = self.nets["G"], self.nets["D"]
         opt_G, opt_D = self.optimizers["G"], self.optimizers["D"]
@@ -271,15 +271,18 @@ class Pix2PixHDRecipe(Recipe):
         loss_G = _total(losses)
         loss_D = (loss_D_fake + loss_D_real) * 0.5
 
+        # the reference lets loss_G also fill D's gradients and zeroes them before D's update;
+        # backpropagating into G's (and E's) parameters only gives the same updates, and lets
+        # D get its gradient from one backward per step, as DistributedDataParallel needs
         step.zero_grad(opt_G)
-        step.backward(loss_G)
+        step.backward(loss_G, inputs=step.parameters(opt_G))
         step.optimizer_step(opt_G)
-        step.zero_grad(opt_D)  # also clears the grads the G loss left in D
+        step.zero_grad(opt_D)
         step.backward(loss_D)
         step.optimizer_step(opt_D)
 
         losses.update(D_real=loss_D_real, D_fake=loss_D_fake, D=loss_D, G=loss_G)
-        return losses_as_floats(losses)
+        return detach_losses(losses)
 
     # --- inference ---------------------------------------------------------------
     def load_feature_clusters(self, path: str | Path | None = None) -> dict[int, torch.Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from i2i_core.errors import ConfigError, DataError
-from i2i_core.recipe import StepContext
+from i2i_core.recipe import StepContext, losses_as_floats
 
 
 def _ctx() -> StepContext:
@@ -20,7 +20,10 @@ def _snapshot(net: torch.nn.Module) -> dict:
 def test_step_updates_every_network_and_reports_losses(make_recipe, label_batch):
     rec = make_recipe({"instance_feat": True})
     before = {name: _snapshot(net) for name, net in rec.nets.items()}
-    logs = rec.training_step(label_batch(), _ctx())
+    raw = rec.training_step(label_batch(), _ctx())
+    # left on the device, detached: the trainer reads them at log points only (no per-step host sync)
+    assert all(isinstance(v, torch.Tensor) and v.grad_fn is None for v in raw.values())
+    logs = losses_as_floats(raw)
     assert list(logs) == ["G_GAN", "G_GAN_Feat", "D_real", "D_fake", "D", "G"]
     assert logs["D"] == pytest.approx(0.5 * (logs["D_real"] + logs["D_fake"]), rel=1e-6)
     assert logs["G"] == pytest.approx(logs["G_GAN"] + logs["G_GAN_Feat"], rel=1e-6)
@@ -31,10 +34,10 @@ def test_step_updates_every_network_and_reports_losses(make_recipe, label_batch)
 
 def test_no_feature_matching_and_bce(make_recipe, label_batch):
     rec = make_recipe({"no_ganFeat_loss": True, "no_lsgan": True})
-    logs = rec.training_step(label_batch(), _ctx())
+    logs = losses_as_floats(rec.training_step(label_batch(), _ctx()))
     assert "G_GAN_Feat" not in logs and logs["G"] == pytest.approx(logs["G_GAN"])
     # with feature matching on, the D's logits go through a stable sigmoid-BCE instead of crashing
-    logs = make_recipe({"no_lsgan": True}).training_step(label_batch(), _ctx())
+    logs = losses_as_floats(make_recipe({"no_lsgan": True}).training_step(label_batch(), _ctx()))
     assert all(v == v for v in logs.values())
 
 
@@ -53,7 +56,7 @@ def test_vgg_term_is_weighted_by_lambda_feat(label_batch, tiny):
                                                      "trainer": {"device": "cpu"}})
     rec = eng.build_recipe(run, device="cpu")
     batch = label_batch()
-    logs = rec.training_step(batch, _ctx())
+    logs = losses_as_floats(rec.training_step(batch, _ctx()))
     assert "G_VGG" in logs
     assert logs["G"] == pytest.approx(logs["G_GAN"] + logs["G_GAN_Feat"] + logs["G_VGG"], rel=1e-5)
 
@@ -201,7 +204,7 @@ def test_translate_with_feature_clusters(make_recipe, label_batch, tmp_path):
 def test_step_under_bf16_autocast(make_recipe, label_batch):
     rec = make_recipe({"instance_feat": True, "netG": "local"})
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        logs = rec.training_step(label_batch(), _ctx())
+        logs = losses_as_floats(rec.training_step(label_batch(), _ctx()))
         out = rec.translate(label_batch())
     assert all(v == v and abs(v) < 1e4 for v in logs.values())
     assert out.shape == (2, 3, 32, 32)
