@@ -386,6 +386,8 @@ def run_cmd(ctx: click.Context, recipe: str, preset: str | None, data_root: str 
             overrides.append(f"{key}={value}")
     result = _engine(ctx).run(recipe, preset, config_file=config_file, overrides=overrides, out=out,
                               resume=resume, progress=progress)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for the job
+        return
     m = result.metrics
     if m:
         table = Table(title=f"held-out scores ({int(m.get('images', 0))} images)")

@@ -12,7 +12,7 @@ import copy
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -41,7 +41,12 @@ class DataConfig(_Strict):
     crop_size: int = Field(256, gt=0, description="then crop to this size")
     no_flip: bool = Field(False, description="do not flip images horizontally for augmentation")
     batch_size: int = Field(1, gt=0)
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    num_workers: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        "auto", description="DataLoader worker processes; auto: none on CPU (the step needs every core), on CUDA "
+                            "the rank's cores minus one, at most 8")
+    prefetch_factor: int | None = Field(
+        None, ge=1, description="batches each worker loads ahead; unset: 4 on CUDA, torch's 2 otherwise")
+    persistent_workers: bool = Field(True, description="keep worker processes between epochs (same data order)")
     serial_batches: bool = Field(False, description="take images in order (unaligned: B paired by index)")
     max_dataset_size: int | None = Field(None, gt=0, description="use at most this many images")
     test_split: str = Field("test", description="split used for held-out evaluation and samples")

@@ -26,6 +26,7 @@ the rules stops instead of training ranks apart.
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -116,6 +117,12 @@ def broadcast_module(module: torch.nn.Module) -> None:
         dist.broadcast(t.data, src=0)
 
 
+# rank 0's buffers (BatchNorm statistics) sent to every rank before each forward; newer torch renamed the option
+_BUFFER_SYNC = ({"forward_sync_buffers": True}
+                if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+                else {"broadcast_buffers": True})
+
+
 class RecipeDDP(DistributedDataParallel):
     """:class:`DistributedDataParallel` for a network a GAN step may freeze and run several times.
 
@@ -128,7 +135,7 @@ class RecipeDDP(DistributedDataParallel):
     def __init__(self, module: nn.Module, name: str, device: torch.device) -> None:
         on_cuda = device.type == "cuda"
         super().__init__(module, device_ids=[device.index] if on_cuda and device.index is not None else None,
-                         broadcast_buffers=True, gradient_as_bucket_view=True)
+                         gradient_as_bucket_view=True, **_BUFFER_SYNC)
         self.net_name = name
         self._watched = list(module.parameters())
         self.trainable = trainable_mask(module)

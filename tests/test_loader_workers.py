@@ -46,3 +46,22 @@ def test_persistent_and_prefetch_ignored_without_workers():
     assert not loader.persistent_workers and loader.num_workers == 0
     loader, _ = make_loader(Keys(), 1, seed=0, num_workers=1, persistent_workers=True, prefetch_factor=4)
     assert loader.persistent_workers and loader.prefetch_factor == 4
+
+
+def test_auto_workers_none_on_cpu_and_the_ranks_cores_on_cuda(monkeypatch):
+    import pytest
+
+    from i2i_core import profile
+    from i2i_core.config import DataConfig
+    from i2i_core.trainer import loader_workers
+
+    assert DataConfig().num_workers == "auto"
+    assert loader_workers("auto", torch.device("cpu")) == 0
+    monkeypatch.setattr(profile, "cores_per_rank", lambda: 6)
+    assert loader_workers("auto", torch.device("cuda", 0)) == 5
+    monkeypatch.setattr(profile, "cores_per_rank", lambda: 64)
+    assert loader_workers("auto", torch.device("cuda", 0)) == 8
+    assert loader_workers(3, torch.device("cpu")) == 3
+    for bad in (-1, "many"):
+        with pytest.raises(ValueError, match="num_workers"):
+            DataConfig(num_workers=bad)
