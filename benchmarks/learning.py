@@ -13,7 +13,11 @@ Then, on the same files, with the same thread count, one after another:
 * ``i2i exact``: ``i2i run pix2pix`` with the same options (unet_128, ngf/ndf, batch 1, lr 2e-4,
   BatchNorm, dropout, vanilla GAN, lambda_L1 100);
 * ``i2i demo``: the ``demo`` preset's own model and trainer settings (unet num_downs 6, ngf 16,
-  no dropout, batch 4, lr 1e-3) on the same data.
+  no dropout, batch 4, lr 1e-3) on the same data;
+* ``cyclegan`` (``--runs cyclegan``): i2i's CycleGAN (junyanz variant, resnet_6blocks) on unpaired
+  halves of the same training crops (grey from one half, colour from the other), scored on the
+  same held-out pairs, plus an FID computed with *randomly initialised* Inception weights: a smoke
+  figure that the FID path runs on real outputs, not comparable with any published FID.
 
 Every model translates the same held-out crops (generators in training mode, as the
 reference's ``test.py`` does without ``--eval``), and the same i2i_core.metrics code scores them
@@ -194,6 +198,66 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
             "images_seen": steps * batch, **score(fakes, b)}
 
 
+# --- CycleGAN on the same photos, unpaired ------------------------------------------------
+
+
+def build_unpaired(data: Path, root: Path) -> dict:
+    """``root/{trainA,trainB,testA,testB}`` from the aligned crops: grey halves of the first half of the
+    training crops as A, colour halves of the second half as B (no training pair is ever seen)."""
+    files = sorted((data / "train").glob("*.png"))
+    half = len(files) // 2
+    for split, (a_files, b_files) in (("train", (files[:half], files[half:])),
+                                      ("test", ((t := sorted((data / "test").glob("*.png"))), t))):
+        for side, chosen in (("A", a_files), ("B", b_files)):
+            folder = root / f"{split}{side}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in chosen:
+                img = Image.open(f).convert("RGB")
+                w = img.width // 2
+                img.crop((0, 0, w, img.height) if side == "A" else (w, 0, 2 * w, img.height)).save(folder / f.name)
+    return {"trainA": half, "trainB": len(files) - half}
+
+
+def fid_smoke(fake: torch.Tensor, real: torch.Tensor, weights: Path) -> float:
+    """FID between two image sets with *randomly initialised* Inception weights: the code path, not a real FID."""
+    from i2i_core.metrics import fid_from_features, inception_features, to_uint8_rgb
+
+    net = inception_features(weights)
+    with torch.no_grad():
+        feats = [torch.cat([net(to_uint8_rgb(x[i : i + 4])) for i in range(0, x.shape[0], 4)]) for x in (real, fake)]
+    return fid_from_features(feats[0], feats[1])
+
+
+def run_cyclegan(args: argparse.Namespace, data: Path, work: Path) -> dict:
+    from i2i_core import Engine
+    from i2i_core.inference import load_run
+    from i2i_core.metrics import write_random_weights
+
+    root = work / "unpaired"
+    built = build_unpaired(data, root)
+    overrides = {"data": {"root": str(root), "synthetic": None, "load_size": args.size, "crop_size": args.size,
+                          "preprocess": "resize_and_crop", "batch_size": 1},
+                 "model": {"variant": "junyanz", "netG": "resnet_6blocks", "ngf": args.ngf, "ndf": args.ndf},
+                 "trainer": {"max_steps": args.cyclegan_steps or args.steps, "device": "cpu", "precision": "fp32",
+                             "seed": args.seed, "sample_every": 10**6, "save_every": 10**6, "log_every": 50,
+                             "evaluate": False}}
+    out = work / "cyclegan"
+    t0 = time.perf_counter()
+    engine = Engine(warn=False)
+    result = engine.run("cyclegan", None, overrides=overrides, out=str(out), progress=False)
+    wall = time.perf_counter() - t0
+    _, recipe = load_run(engine, out, device="cpu")
+    a, b = held_out(data)
+    with torch.no_grad():
+        fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
+    weights = write_random_weights("inception", work / "inception_random.pth")
+    steps = result.config.trainer.max_steps
+    return {"name": f"i2i cyclegan (unpaired halves: {built['trainA']} grey / {built['trainB']} colour)",
+            "steps": steps, "train_s": round(wall, 1), "wall_s": round(wall, 1), "images_seen": steps,
+            **score(fakes, b), "fid_random_features": round(fid_smoke(fakes, b, weights), 4),
+            "identity_fid_random_features": round(fid_smoke(a, b, weights), 4)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ref-junyanz", default=os.environ.get("I2I_REF_JUNYANZ"), help="junyanz checkout")
@@ -207,7 +271,9 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", default="reference,exact,demo", help="which rows: reference, exact, demo")
+    ap.add_argument("--runs", default="reference,exact,demo",
+                    help="which rows: reference, exact, demo, cyclegan (unpaired halves of the same crops)")
+    ap.add_argument("--cyclegan-steps", type=int, help="steps of the cyclegan row (default --steps)")
     ap.add_argument("--out", default="learning.jsonl")
     ap.add_argument("--data")
     ap.add_argument("--work")
@@ -233,6 +299,8 @@ def main() -> None:
             rows.append(run_i2i(args, data, work, None))
         if "demo" in wanted:
             rows.append(run_i2i(args, data, work, "demo"))
+        if "cyclegan" in wanted:
+            rows.append(run_cyclegan(args, data, work))
     meta = {"task": "grey -> colour, skimage.data photos", **built, "steps": args.steps, "threads": args.threads,
             "seed": args.seed, "torch": torch.__version__}
     with open(args.out, "a", encoding="utf-8") as fh:
@@ -240,10 +308,13 @@ def main() -> None:
             fh.write(json.dumps({**meta, **row}) + "\n")
     print(f"\n{built['train']} training / {built['test']} held-out {args.size}px crops of {len(PHOTOS)} photos, "
           f"{args.steps} steps, {args.threads} threads, seed {args.seed}\n")
-    print("| run | steps | images seen | train time (s) | held-out PSNR (dB) | held-out SSIM |")
-    print("|---|---|---|---|---|---|")
+    print("| run | steps | images seen | train time (s) | held-out PSNR (dB) | held-out SSIM | FID, random features |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['name']} | {r['steps']} | {r['images_seen']} | {r['train_s']} | {r['psnr']:.2f} | {r['ssim']:.3f} |")
+        fid = r.get("fid_random_features")
+        fid_s = f"{fid:.2f} (grey input: {r['identity_fid_random_features']:.2f})" if fid is not None else ""
+        print(f"| {r['name']} | {r['steps']} | {r['images_seen']} | {r['train_s']} | {r['psnr']:.2f} | "
+              f"{r['ssim']:.3f} | {fid_s} |")
 
 
 if __name__ == "__main__":
