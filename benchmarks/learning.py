@@ -168,10 +168,25 @@ def run_reference(args: argparse.Namespace, data: Path, work: Path) -> dict | No
 # --- i2i ------------------------------------------------------------------------------
 
 
-def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None) -> dict:
+def train_and_translate(recipe_name: str, preset: str | None, overrides: dict, out: Path,
+                        data: Path) -> tuple:
+    """``i2i run`` into ``out``, then the trained run's translations of the held-out inputs:
+    ``(result, wall seconds, translations, held-out targets)``."""
     from i2i_core import Engine
     from i2i_core.inference import load_run
 
+    t0 = time.perf_counter()
+    engine = Engine(warn=False)
+    result = engine.run(recipe_name, preset, overrides=overrides, out=str(out), progress=False)
+    wall = time.perf_counter() - t0
+    _, recipe = load_run(engine, out, device="cpu")
+    a, b = held_out(data)
+    with torch.no_grad():
+        fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
+    return result, wall, fakes, b
+
+
+def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None) -> dict:
     torch.set_num_threads(args.threads)
     common = {"data": {"root": str(data), "synthetic": None, "dataset": "aligned", "direction": "AtoB",
                        "load_size": args.size, "crop_size": args.size, "preprocess": "resize_and_crop"},
@@ -184,15 +199,7 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
     else:
         overrides = {**common, "trainer": {**common["trainer"], "max_steps": args.demo_steps or args.steps}}
         name = f"i2i --preset {preset}"
-    out = work / (preset or "exact")
-    t0 = time.perf_counter()
-    engine = Engine(warn=False)
-    result = engine.run("pix2pix", preset, overrides=overrides, out=str(out), progress=False)
-    wall = time.perf_counter() - t0
-    _, recipe = load_run(engine, out, device="cpu")
-    a, b = held_out(data)
-    with torch.no_grad():
-        fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
+    result, wall, fakes, b = train_and_translate("pix2pix", preset, overrides, work / (preset or "exact"), data)
     batch, steps = result.config.data.batch_size, result.config.trainer.max_steps
     return {"name": name, "steps": steps, "train_s": round(wall, 1), "wall_s": round(wall, 1),
             "images_seen": steps * batch, **score(fakes, b)}
@@ -229,8 +236,6 @@ def fid_smoke(fake: torch.Tensor, real: torch.Tensor, weights: Path) -> float:
 
 
 def run_cyclegan(args: argparse.Namespace, data: Path, work: Path) -> dict:
-    from i2i_core import Engine
-    from i2i_core.inference import load_run
     from i2i_core.metrics import write_random_weights
 
     root = work / "unpaired"
@@ -241,15 +246,8 @@ def run_cyclegan(args: argparse.Namespace, data: Path, work: Path) -> dict:
                  "trainer": {"max_steps": args.cyclegan_steps or args.steps, "device": "cpu", "precision": "fp32",
                              "seed": args.seed, "sample_every": 10**6, "save_every": 10**6, "log_every": 50,
                              "evaluate": False}}
-    out = work / "cyclegan"
-    t0 = time.perf_counter()
-    engine = Engine(warn=False)
-    result = engine.run("cyclegan", None, overrides=overrides, out=str(out), progress=False)
-    wall = time.perf_counter() - t0
-    _, recipe = load_run(engine, out, device="cpu")
-    a, b = held_out(data)
-    with torch.no_grad():
-        fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
+    result, wall, fakes, b = train_and_translate("cyclegan", None, overrides, work / "cyclegan", data)
+    a, _ = held_out(data)
     weights = write_random_weights("inception", work / "inception_random.pth")
     steps = result.config.trainer.max_steps
     return {"name": f"i2i cyclegan (unpaired halves: {built['trainA']} grey / {built['trainB']} colour)",
