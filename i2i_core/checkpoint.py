@@ -346,6 +346,18 @@ def prune_step_dirs(folder: str | Path, keep: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def committed_latest(folder: Path) -> CheckpointFiles | None:
+    """The checkpoint a run in ``folder`` (its ``checkpoints/``) continues from: the published ``latest``,
+    or an older i2i's ``latest.safetensors`` + ``latest.pt``; None when there is nothing to continue."""
+    if not folder.is_dir():
+        return None
+    ref = read_pointer(folder)
+    if ref is None:
+        old = _legacy(folder, "latest")
+        ref = old if old is not None and old.state is not None else None
+    return ref
+
+
 def _legacy(folder: Path, stem: str) -> CheckpointFiles | None:
     weights = folder / f"{stem}.safetensors"
     if not weights.is_file():
@@ -419,7 +431,11 @@ def find_weights(path: str | Path) -> Path:
 
 def find_resume(path: str | Path) -> tuple[Path, Path]:
     """``(weights, state)`` files to resume from (see :func:`resolve_checkpoint` for what ``path`` may be)."""
-    ref = resolve_checkpoint(path)
+    return resumable_files(resolve_checkpoint(path), path)
+
+
+def resumable_files(ref: CheckpointFiles, path: str | Path) -> tuple[Path, Path]:
+    """``(weights, state)`` of a resolved checkpoint; one line when it holds no training state."""
     if ref.state is None or not ref.weights.is_file() or not ref.state.is_file():
         raise CheckpointError(f"--resume {path}: {ref.weights.parent} holds weights but no training state "
                               f"(an imported or inference-only checkpoint); use --init-from to start from it")

@@ -87,7 +87,7 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
     if is_main:
         lock.acquire()
     try:
-        existing = _prepare_folder(out_dir) if is_main else _committed(out_dir)
+        existing = _prepare_folder(out_dir) if is_main else ckpt.committed_latest(out_dir / "checkpoints")
         if resume == "auto":
             source = existing
         elif source is None and existing is not None:
@@ -107,18 +107,10 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         lock.release()
 
 
-def _committed(out_dir: Path) -> ckpt.CheckpointFiles | None:
-    folder = out_dir / "checkpoints"
-    ref = ckpt.read_pointer(folder) if folder.is_dir() else None
-    if ref is None and (folder / "latest.safetensors").is_file() and (folder / "latest.pt").is_file():
-        ref = ckpt.CheckpointFiles(folder / "latest.safetensors", folder / "latest.pt")  # an older i2i's run
-    return ref
-
-
 def _prepare_folder(out_dir: Path) -> ckpt.CheckpointFiles | None:
     """Under the lock: remove what a killed run left half-written; return the committed checkpoint, if any."""
     remove_stale_temporaries(out_dir)
-    existing = _committed(out_dir)
+    existing = ckpt.committed_latest(out_dir / "checkpoints")
     folder = out_dir / "checkpoints"
     if folder.is_dir():
         # step folders newer than the pointer were renamed into place but never published
@@ -127,6 +119,16 @@ def _prepare_folder(out_dir: Path) -> ckpt.CheckpointFiles | None:
             if path.is_dir() and path.name[5:].isdigit() and int(path.name[5:]) > newest:
                 shutil.rmtree(path, ignore_errors=True)
     return existing
+
+
+def _launcher() -> str:
+    """How this process was started, for the resume hint: nothing, or torchrun with this job's shape."""
+    world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if world <= 1:
+        return ""
+    if world == local:
+        return f"torchrun --standalone --nproc_per_node {local} --no-python "
+    return "torchrun (this job's launcher options, on every node) --no-python "
 
 
 def _clear_outputs(out_dir: Path) -> None:
@@ -211,8 +213,8 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
         result = trainer.fit(rec, train, resume=source.weights if source is not None else None,
                              sample_batch=sample_batch, eval_data=held_out)
     except TrainingInterrupted as stop:
-        raise TrainingInterrupted(f"{stop}; continue with: i2i run {run.recipe} --out {out_dir} --resume auto",
-                                  signum=stop.signum) from None
+        raise TrainingInterrupted(f"{stop}; continue with: {_launcher()}i2i run {run.recipe} --out {out_dir} "
+                                  f"--resume auto", signum=stop.signum) from None
     metrics: dict = {}
     if run.trainer.evaluate and held_out is not None:
         metrics = trainer.evaluate_held_out(final=True)

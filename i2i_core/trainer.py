@@ -130,6 +130,8 @@ class Trainer:
         self.last_logs: dict[str, Any] = {}
         #: the losses as numbers, from the last log point
         self.logged: dict[str, float] = {}
+        #: the step whose losses :attr:`logged` holds (0: none read yet)
+        self.logged_step = 0
         self.run_id = uuid.uuid4().hex[:12]
         self.last_checkpoint: ckpt.CheckpointFiles | None = None
         self.guard = DivergenceGuard(self.cfg.nan_policy, reduce=reduce_flags if self.dist.enabled else None)
@@ -268,7 +270,7 @@ class Trainer:
         """Restore nets, optimizers, RNG and counters; refuse weights and state of different steps or runs."""
         assert self.recipe is not None
         ref = ckpt.resolve_checkpoint(path)
-        weights_path, state_path = ckpt.find_resume(path)
+        weights_path, state_path = ckpt.resumable_files(ref, path)
         header = ckpt.weights_header(weights_path)
         state = ckpt.load_state(state_path)
         w_step, s_step = int(header.get("step", -1)), int(state.get("step", -2))
@@ -349,7 +351,7 @@ class Trainer:
     # --- logging ------------------------------------------------------------------------
     def _log_point(self) -> None:
         """Read the losses and the divergence flags (one sync), write the log row, call ``on_log``."""
-        self.logged = losses_as_floats(self.last_logs)
+        self.logged, self.logged_step = losses_as_floats(self.last_logs), self.step
         t0, s0 = self._rate
         rate = (self.step - s0) / max(1e-9, time.perf_counter() - t0)
         row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "lr": self.cfg.lr * self._lr_factor,
