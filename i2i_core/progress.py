@@ -20,6 +20,14 @@ def _fmt(logs: dict[str, float], limit: int = 6) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in list(logs.items())[:limit])
 
 
+def _losses(trainer: Any, step: int) -> str:
+    """The last log point's losses, naming their step when it is not this one (they are read every log_every)."""
+    if not trainer.logged:
+        return ""
+    text = _fmt(trainer.logged)
+    return text if trainer.logged_step == step else f"[step {trainer.logged_step}] {text}"
+
+
 @hookimpl
 def before_train(trainer: Any) -> None:
     enabled = trainer.progress if trainer.progress is not None else sys.stdout.isatty()
@@ -47,12 +55,12 @@ def after_step(trainer: Any, step: int, logs: dict) -> None:
     rate = (step - s0) / max(1e-9, time.perf_counter() - t0)
     if trainer._progress is not None:
         bar, task = trainer._progress
-        bar.update(task, completed=step, losses=_fmt(trainer.logged), rate=f"{rate:.2f} it/s")
+        bar.update(task, completed=step, losses=_losses(trainer, step), rate=f"{rate:.2f} it/s")
         return
     every = max(1, trainer.total_steps // 10)
     if step % every == 0 or step == trainer.total_steps:
-        print(f"step {step}/{trainer.total_steps} epoch {trainer.epoch} {_fmt(trainer.logged)} ({rate:.2f} it/s)",
-              flush=True)
+        parts = [f"step {step}/{trainer.total_steps} epoch {trainer.epoch}", _losses(trainer, step), f"({rate:.2f} it/s)"]
+        print(" ".join(p for p in parts if p), flush=True)
 
 
 @hookimpl
