@@ -189,7 +189,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TrainingInterrupted as exc:
-            click.echo(str(exc), err=True)
+            if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank stops; one says so
+                click.echo(str(exc), err=True)
             raise click.exceptions.Exit(128 + exc.signum) from None
         except KeyboardInterrupt as exc:
             # outside the training loop (start-up, the final evaluation): nothing half-written, nothing to save

@@ -219,3 +219,19 @@ def test_a_second_backward_through_one_network_is_stopped_before_a_checkpoint(tm
     assert proc.returncode != 0
     assert "ranks hold different weights in G/" in proc.stderr, proc.stderr[-3000:]
     assert not (tmp_path / "run" / "checkpoints" / "latest.json").exists()
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, ""),
+    ({"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}, "torchrun --standalone --nproc_per_node 2 --no-python "),
+    ({"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"}, "torchrun (this job's launcher options, on every node) --no-python "),
+])
+def test_resume_hint_names_the_launcher(monkeypatch, env, expected):
+    """An interrupted torchrun job is continued with torchrun, not with a bare ``i2i run``."""
+    from i2i_core.run import _launcher
+
+    for key in ("WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert _launcher() == expected
