@@ -67,6 +67,17 @@ def benchmarks(session: nox.Session) -> None:
 
 
 @nox.session
+def learning(session: nox.Session) -> None:
+    """Learning on real photographs next to the reference (I2I_REF_JUNYANZ=junyanz checkout), then eval cost."""
+    _install(session)
+    session.install("scikit-image>=0.21")
+    session.run("python", "benchmarks/learning.py", "--seeds", "0,1,2,3,4", "--runs", "reference,exact,demo",
+                "--demo-steps", "75", *session.posargs)
+    session.run("python", "benchmarks/learning.py", "--runs", "cyclegan")
+    session.run("python", "benchmarks/eval_speed.py", "--images", "100")
+
+
+@nox.session
 def gpu(session: nox.Session) -> None:
     """CUDA-marked tests (needs a GPU)."""
     _install(session)

@@ -23,8 +23,11 @@ Every model translates the same held-out crops (generators in training mode, as 
 reference's ``test.py`` does without ``--eval``), and the same i2i_core.metrics code scores them
 against the colour crops, next to the identity baseline (the grey input itself).
 
-    python benchmarks/learning.py --ref-junyanz ../shared/reference-code/junyanz --steps 300
+    python benchmarks/learning.py --ref-junyanz ../shared/reference-code/junyanz --steps 300 --seeds 0,1,2,3,4
 
+With several ``--seeds`` (training seeds; the crops stay those of ``--data-seed``) every row is trained once
+per seed, the table shows mean ± standard deviation, and the reference vs i2i-exact gap is set against
+its standard error (Welch's t; |t| <= 2 is reported as within seed noise).
 Without ``--ref-junyanz`` (or when the folder is missing) the reference row is skipped.
 Prints a markdown table and writes ``--out`` (JSON lines).
 """
@@ -52,7 +55,11 @@ PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immu
 
 def build_data(root: Path, size: int, n_train: int, n_test: int, seed: int) -> dict:
     """Write ``root/train`` and ``root/test`` A|B PNGs; return what was built."""
-    import skimage.data
+    try:
+        import skimage.data
+    except ImportError:
+        raise SystemExit("benchmarks/learning.py needs the photographs scikit-image ships: "
+                         "pip install -e '.[bench]' (or pip install scikit-image)") from None
 
     rng = np.random.default_rng(seed)
     photos = []
@@ -118,6 +125,8 @@ def reference_child(args: argparse.Namespace) -> None:
             "--gpu_ids", "-1", "--netG", "unet_128", "--ngf", str(args.ngf), "--ndf", str(args.ndf),
             "--load_size", str(args.size), "--crop_size", str(args.size), "--batch_size", "1",
             "--num_threads", "0", "--display_id", "0", "--checkpoints_dir", args.work]
+    if args.lockstep:  # nothing random after the initial weights: file order, no flip, no dropout
+        argv += ["--serial_batches", "--no_flip", "--no_dropout"]
     saved, sys.argv = sys.argv, argv
     try:
         opt = TrainOptions().gather_options()  # its parse() asks CUDA for a device name; the options are the same
@@ -142,23 +151,36 @@ def reference_child(args: argparse.Namespace) -> None:
             if step >= args.steps:
                 break
     train_s = time.perf_counter() - t0
+    if args.lockstep:
+        torch.save({"G": model.netG.state_dict(), "steps": step}, Path(args.work) / "ref_lockstep.pt")
+        return
     a, _ = held_out(Path(args.data))
     with torch.no_grad():  # test.py without --eval keeps the generator in training mode
         fakes = torch.cat([model.netG(a[i : i + 1]) for i in range(a.shape[0])])
     torch.save({"fake": fakes, "train_s": train_s, "steps": step}, Path(args.work) / "ref.pt")
 
 
-def run_reference(args: argparse.Namespace, data: Path, work: Path) -> dict | None:
-    if not args.ref_junyanz or not (Path(args.ref_junyanz) / "models" / "pix2pix_model.py").is_file():
-        print(f"reference skipped: no junyanz tree at {args.ref_junyanz!r}", file=sys.stderr)
-        return None
+def _has_reference(args: argparse.Namespace) -> bool:
+    if args.ref_junyanz and (Path(args.ref_junyanz) / "models" / "pix2pix_model.py").is_file():
+        return True
+    print(f"reference skipped: no junyanz tree at {args.ref_junyanz!r}", file=sys.stderr)
+    return False
+
+
+def _reference_child(args: argparse.Namespace, data: Path, work: Path, *extra: str) -> None:
     cmd = [sys.executable, __file__, "--_child", "--ref-junyanz", args.ref_junyanz, "--data", str(data),
            "--work", str(work), "--steps", str(args.steps), "--seed", str(args.seed), "--threads", str(args.threads),
-           "--ngf", str(args.ngf), "--ndf", str(args.ndf), "--size", str(args.size)]
-    t0 = time.perf_counter()
+           "--ngf", str(args.ngf), "--ndf", str(args.ndf), "--size", str(args.size), *extra]
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL)  # its option dump is noise; progress and errors show
     if proc.returncode != 0:
         raise SystemExit(f"reference run failed (exit {proc.returncode}); its traceback is above")
+
+
+def run_reference(args: argparse.Namespace, data: Path, work: Path) -> dict | None:
+    if not _has_reference(args):
+        return None
+    t0 = time.perf_counter()
+    _reference_child(args, data, work)
     out = torch.load(work / "ref.pt", weights_only=True)
     _, b = held_out(data)
     return {"name": "reference (junyanz)", "steps": out["steps"], "train_s": round(out["train_s"], 1),
@@ -186,12 +208,16 @@ def train_and_translate(recipe_name: str, preset: str | None, overrides: dict, o
     return result, wall, fakes, b
 
 
+def _i2i_common(args: argparse.Namespace, data: Path) -> dict:
+    return {"data": {"root": str(data), "synthetic": None, "dataset": "aligned", "direction": "AtoB",
+                     "load_size": args.size, "crop_size": args.size, "preprocess": "resize_and_crop"},
+            "trainer": {"max_steps": args.steps, "device": "cpu", "precision": "fp32", "seed": args.seed,
+                        "sample_every": 10**6, "save_every": 10**6, "log_every": 50, "evaluate": False}}
+
+
 def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None) -> dict:
     torch.set_num_threads(args.threads)
-    common = {"data": {"root": str(data), "synthetic": None, "dataset": "aligned", "direction": "AtoB",
-                       "load_size": args.size, "crop_size": args.size, "preprocess": "resize_and_crop"},
-              "trainer": {"max_steps": args.steps, "device": "cpu", "precision": "fp32", "seed": args.seed,
-                          "sample_every": 10**6, "save_every": 10**6, "log_every": 50, "evaluate": False}}
+    common = _i2i_common(args, data)
     if preset is None:  # the reference's pix2pix options, sized like the reference row
         overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf}}
         overrides["data"] = {**common["data"], "batch_size": 1}
@@ -203,6 +229,29 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
     batch, steps = result.config.data.batch_size, result.config.trainer.max_steps
     return {"name": name, "steps": steps, "train_s": round(wall, 1), "wall_s": round(wall, 1),
             "images_seen": steps * batch, **score(fakes, b)}
+
+
+def run_lockstep(args: argparse.Namespace, data: Path, work: Path) -> dict | None:
+    """Reference and i2i exact with nothing random after the initial weights (file order, no flip, no dropout):
+    the largest difference of any generator weight after ``--steps`` steps (0 = the same arithmetic)."""
+    if not _has_reference(args):
+        return None
+    from i2i_core import Engine
+    from i2i_core.inference import load_run
+
+    torch.set_num_threads(args.threads)
+    _reference_child(args, data, work, "--lockstep")
+    ref = torch.load(work / "ref_lockstep.pt", weights_only=True)
+    common = _i2i_common(args, data)
+    overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf, "no_dropout": True},
+                 "data": {**common["data"], "batch_size": 1, "serial_batches": True, "no_flip": True}}
+    engine = Engine(warn=False)
+    engine.run("pix2pix", None, overrides=overrides, out=str(work / "lockstep"), progress=False)
+    _, recipe = load_run(engine, work / "lockstep", device="cpu")
+    ours = recipe.nets["G"].state_dict()
+    diff = max(float((ours[k].float() - v.float()).abs().max()) for k, v in ref["G"].items() if v.is_floating_point())
+    return {"name": "lockstep: reference vs i2i exact, max |G weight difference|", "steps": ref["steps"],
+            "train_s": 0.0, "wall_s": 0.0, "images_seen": ref["steps"], "max_weight_diff": diff}
 
 
 # --- CycleGAN on the same photos, unpaired ------------------------------------------------
@@ -267,7 +316,10 @@ def main() -> None:
     ap.add_argument("--ndf", type=int, default=16)
     ap.add_argument("--n-train", type=int, default=240)
     ap.add_argument("--n-test", type=int, default=24)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="training seeds, comma-separated (each row is trained once per "
+                    "seed; the table gives mean and spread, so reference vs i2i can be told apart from seed noise)")
+    ap.add_argument("--data-seed", type=int, default=0, help="seed of the crops (fixed across --seeds)")
+    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)  # the reference child's one seed
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default="reference,exact,demo",
                     help="which rows: reference, exact, demo, cyclegan (unpaired halves of the same crops)")
@@ -275,45 +327,142 @@ def main() -> None:
     ap.add_argument("--out", default="learning.jsonl")
     ap.add_argument("--data")
     ap.add_argument("--work")
+    ap.add_argument("--summarize", metavar="JSONL", help="print the table of an earlier --out file (all its seeds) "
+                    "and exit")
     ap.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--lockstep", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
         reference_child(args)
         return
+    if args.summarize:
+        report(summarize_file(Path(args.summarize)))
+        return
     torch.set_num_threads(args.threads)
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    wanted = [r.strip() for r in args.runs.split(",")]
+    unknown = sorted(set(wanted) - {"reference", "exact", "demo", "cyclegan", "lockstep"})
+    if unknown or not seeds:
+        raise SystemExit(f"--runs {args.runs!r} / --seeds {args.seeds!r}: expected rows among reference, exact, "
+                         "demo, cyclegan, lockstep and at least one seed")
+    rows = []
     with tempfile.TemporaryDirectory(prefix="i2i-learning-") as tmp:
-        data, work = Path(tmp) / "data", Path(tmp) / "work"
-        work.mkdir()
-        built = build_data(data, args.size, args.n_train, args.n_test, args.seed)
+        data = Path(tmp) / "data"
+        built = build_data(data, args.size, args.n_train, args.n_test, args.data_seed)
         a, b = held_out(data)
-        rows = [{"name": "identity (grey input)", "steps": 0, "train_s": 0.0, "wall_s": 0.0, "images_seen": 0,
-                 **score(a, b)}]
-        wanted = [r.strip() for r in args.runs.split(",")]
-        if "reference" in wanted:
-            row = run_reference(args, data, work)
-            if row:
-                rows.append(row)
-        if "exact" in wanted:
-            rows.append(run_i2i(args, data, work, None))
-        if "demo" in wanted:
-            rows.append(run_i2i(args, data, work, "demo"))
-        if "cyclegan" in wanted:
-            rows.append(run_cyclegan(args, data, work))
+        rows.append({"name": "identity (grey input)", "steps": 0, "train_s": 0.0, "wall_s": 0.0, "images_seen": 0,
+                     "seed": None, **score(a, b)})
+        for seed in seeds:
+            args.seed = seed
+            work = Path(tmp) / f"work-{seed}"
+            work.mkdir()
+            seed_rows = []
+            if "reference" in wanted:
+                row = run_reference(args, data, work)
+                if row:
+                    seed_rows.append(row)
+            if "exact" in wanted:
+                seed_rows.append(run_i2i(args, data, work, None))
+            if "demo" in wanted:
+                seed_rows.append(run_i2i(args, data, work, "demo"))
+            if "cyclegan" in wanted:
+                seed_rows.append(run_cyclegan(args, data, work))
+            if "lockstep" in wanted:
+                row = run_lockstep(args, data, work)
+                if row:
+                    seed_rows.append(row)
+            rows += [{**row, "seed": seed} for row in seed_rows]
     meta = {"task": "grey -> colour, skimage.data photos", **built, "steps": args.steps, "threads": args.threads,
-            "seed": args.seed, "torch": torch.__version__}
+            "data_seed": args.data_seed, "torch": torch.__version__}
     with open(args.out, "a", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps({**meta, **row}) + "\n")
     print(f"\n{built['train']} training / {built['test']} held-out {args.size}px crops of {len(PHOTOS)} photos, "
-          f"{args.steps} steps, {args.threads} threads, seed {args.seed}\n")
-    print("| run | steps | images seen | train time (s) | held-out PSNR (dB) | held-out SSIM | FID, random features |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        fid = r.get("fid_random_features")
-        fid_s = f"{fid:.2f} (grey input: {r['identity_fid_random_features']:.2f})" if fid is not None else ""
-        print(f"| {r['name']} | {r['steps']} | {r['images_seen']} | {r['train_s']} | {r['psnr']:.2f} | "
-              f"{r['ssim']:.3f} | {fid_s} |")
+          f"{args.threads} threads, seeds {','.join(map(str, seeds))}")
+    report(rows)
 
+
+def summarize_file(path: Path) -> list[dict]:
+    """The rows of an ``--out`` file (several invocations append to one file: their seeds pool)."""
+    if not path.is_file():
+        raise SystemExit(f"--summarize {path}: no such file")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    identity = [r for r in rows if r.get("seed") is None]
+    return identity[:1] + [r for r in rows if r.get("seed") is not None]
+
+
+def report(rows: list[dict]) -> None:
+    print()
+    print(summary_table([r for r in rows if "max_weight_diff" not in r]))
+    for r in rows:
+        if "max_weight_diff" in r:
+            print(f"\n{r['name']} after {r['steps']} steps (seed {r['seed']}): {r['max_weight_diff']:.3g}")
+    verdict = compare(rows, "reference (junyanz)", "i2i exact (reference options)")
+    if verdict:
+        print("\n" + verdict)
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    t = torch.tensor(values, dtype=torch.float64)
+    return float(t.mean()), (float(t.std()) if len(values) > 1 else float("nan"))
+
+
+def _spread(values: list[float], digits: int) -> str:
+    mean, sd = _mean_sd(values)
+    return f"{mean:.{digits}f}" if len(values) == 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def summary_table(rows: list[dict]) -> str:
+    """One line per run: mean ± standard deviation over its seeds (a lone seed shows its value)."""
+    by_name: dict[str, list[dict]] = {}
+    for row in rows:
+        by_name.setdefault(row["name"], []).append(row)
+    lines = ["| run | seeds | steps | images seen | train time (s) | held-out PSNR (dB) | held-out SSIM | "
+             "FID, random features |", "|---|---|---|---|---|---|---|---|"]
+    for name, group in by_name.items():
+        fid = [r["fid_random_features"] for r in group if r.get("fid_random_features") is not None]
+        fid_s = (f"{_spread(fid, 2)} (grey input: {group[0]['identity_fid_random_features']:.2f})" if fid else "")
+        seeds = "" if group[0]["seed"] is None else str(len(group))
+        lines.append(f"| {name} | {seeds} | {group[0]['steps']} | {group[0]['images_seen']} | "
+                     f"{_spread([r['train_s'] for r in group], 1)} | {_spread([r['psnr'] for r in group], 2)} | "
+                     f"{_spread([r['ssim'] for r in group], 3)} | {fid_s} |")
+    return "\n".join(lines)
+
+
+def _two_sided_p(t: float, dof: float) -> float | None:
+    try:
+        from scipy import stats  # scikit-image, which this benchmark needs for its photos, depends on scipy
+    except ImportError:
+        return None
+    return float(2 * stats.t.sf(abs(t), dof))
+
+
+def compare(rows: list[dict], first: str, second: str) -> str | None:
+    """Is the gap between two runs' mean PSNR/SSIM larger than seed noise? (Welch's t-test, p < 0.05)"""
+    out = []
+    for metric, digits in (("psnr", 2), ("ssim", 3)):
+        x = [r[metric] for r in rows if r["name"] == first]
+        y = [r[metric] for r in rows if r["name"] == second]
+        if len(x) < 2 or len(y) < 2:
+            return None
+        (mx, sx), (my, sy) = _mean_sd(x), _mean_sd(y)
+        se = (sx**2 / len(x) + sy**2 / len(y)) ** 0.5
+        if se == 0:  # every seed gave the same value on both sides
+            out.append(f"{metric.upper()} {second} - {first}: {my - mx:+.{digits}f}, no spread over seeds")
+            continue
+        t = (my - mx) / se
+        vx, vy = sx**2 / len(x), sy**2 / len(y)
+        dof = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))  # Welch-Satterthwaite
+        p = _two_sided_p(t, dof)
+        word = ("within seed noise" if p >= 0.05 else "a difference beyond seed noise") if p is not None else \
+            "(scipy missing: no p-value)"
+        p_s = f", p = {p:.3f}" if p is not None else ""
+        out.append(f"{metric.upper()} {second} - {first}: {my - mx:+.{digits}f} (standard error {se:.{digits}f}, "
+                   f"Welch t = {t:+.2f}, {dof:.1f} degrees of freedom{p_s}): {word}")
+    return "\n".join(out)
 
 if __name__ == "__main__":
     main()

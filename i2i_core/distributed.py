@@ -29,6 +29,7 @@ import atexit
 import inspect
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -118,7 +119,7 @@ def broadcast_module(module: torch.nn.Module) -> None:
 
 
 # rank 0's buffers (BatchNorm statistics) sent to every rank before each forward; newer torch renamed the option
-_BUFFER_SYNC = ({"forward_sync_buffers": True}
+_BUFFER_SYNC: dict[str, Any] = ({"forward_sync_buffers": True}
                 if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
                 else {"broadcast_buffers": True})
 
