@@ -64,6 +64,7 @@ def main() -> None:
             scores = evaluate(recipe, data, "cpu", metrics=names, cache=cache if names == SETS[-1] else None, **kw)
             rows.append({"metrics": spec if spec != "cached" else f"{SETS[-1]} (targets cached)",
                          "seconds": time.perf_counter() - t0, "images": int(scores["images"])})
+            print(f"{rows[-1]['metrics']}: {rows[-1]['seconds']:.1f} s", flush=True)  # minutes per set on a CPU
     base = rows[0]["seconds"]
     with open(args.out, "a", encoding="utf-8") as fh:
         for r in rows:

@@ -14,6 +14,12 @@ Then, on the same files, with the same thread count, one after another:
   BatchNorm, dropout, vanilla GAN, lambda_L1 100);
 * ``i2i demo``: the ``demo`` preset's own model and trainer settings (unet num_downs 6, ngf 16,
   no dropout, batch 4, lr 1e-3) on the same data;
+* ``demo_eval``: the same, translated with BatchNorm's running statistics (``model.eval_mode``): a model
+  trained at batch 4 and translated one crop at a time with that crop's own statistics sees a
+  normalisation it never trained with;
+* ``lockstep``: reference and i2i exact with nothing random after the initial weights (file order,
+  no flip, no dropout), reporting the largest generator weight difference after ``--steps`` (0 = the
+  same arithmetic, step for step, across epochs);
 * ``cyclegan`` (``--runs cyclegan``): i2i's CycleGAN (junyanz variant, resnet_6blocks) on unpaired
   halves of the same training crops (grey from one half, colour from the other), scored on the
   same held-out pairs, plus an FID computed with *randomly initialised* Inception weights: a smoke
@@ -215,7 +221,9 @@ def _i2i_common(args: argparse.Namespace, data: Path) -> dict:
                         "sample_every": 10**6, "save_every": 10**6, "log_every": 50, "evaluate": False}}
 
 
-def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None) -> dict:
+def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None, eval_mode: bool = False) -> dict:
+    """``preset`` None: the reference's options; else that preset's own settings (``eval_mode``: translated with
+    BatchNorm's running statistics instead of each crop's own, which a model trained at batch > 1 expects)."""
     torch.set_num_threads(args.threads)
     common = _i2i_common(args, data)
     if preset is None:  # the reference's pix2pix options, sized like the reference row
@@ -225,7 +233,11 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
     else:
         overrides = {**common, "trainer": {**common["trainer"], "max_steps": args.demo_steps or args.steps}}
         name = f"i2i --preset {preset}"
-    result, wall, fakes, b = train_and_translate("pix2pix", preset, overrides, work / (preset or "exact"), data)
+        if eval_mode:
+            overrides["model"] = {"eval_mode": True}
+            name += ", translated with running statistics (model.eval_mode)"
+    folder = work / ((preset or "exact") + ("-eval" if eval_mode else ""))
+    result, wall, fakes, b = train_and_translate("pix2pix", preset, overrides, folder, data)
     batch, steps = result.config.data.batch_size, result.config.trainer.max_steps
     return {"name": name, "steps": steps, "train_s": round(wall, 1), "wall_s": round(wall, 1),
             "images_seen": steps * batch, **score(fakes, b)}
@@ -322,7 +334,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)  # the reference child's one seed
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default="reference,exact,demo",
-                    help="which rows: reference, exact, demo, cyclegan (unpaired halves of the same crops)")
+                    help="which rows: reference, exact, demo, demo_eval (the demo translated with running "
+                    "statistics), cyclegan (unpaired halves of the same crops), lockstep (reference vs exact with "
+                    "nothing random after the initial weights: max weight difference)")
     ap.add_argument("--cyclegan-steps", type=int, help="steps of the cyclegan row (default --steps)")
     ap.add_argument("--out", default="learning.jsonl")
     ap.add_argument("--data")
@@ -344,10 +358,10 @@ def main() -> None:
     except ValueError:
         raise SystemExit(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
     wanted = [r.strip() for r in args.runs.split(",")]
-    unknown = sorted(set(wanted) - {"reference", "exact", "demo", "cyclegan", "lockstep"})
+    unknown = sorted(set(wanted) - {"reference", "exact", "demo", "demo_eval", "cyclegan", "lockstep"})
     if unknown or not seeds:
         raise SystemExit(f"--runs {args.runs!r} / --seeds {args.seeds!r}: expected rows among reference, exact, "
-                         "demo, cyclegan, lockstep and at least one seed")
+                         "demo, demo_eval, cyclegan, lockstep and at least one seed")
     rows = []
     with tempfile.TemporaryDirectory(prefix="i2i-learning-") as tmp:
         data = Path(tmp) / "data"
@@ -368,6 +382,8 @@ def main() -> None:
                 seed_rows.append(run_i2i(args, data, work, None))
             if "demo" in wanted:
                 seed_rows.append(run_i2i(args, data, work, "demo"))
+            if "demo_eval" in wanted:
+                seed_rows.append(run_i2i(args, data, work, "demo", eval_mode=True))
             if "cyclegan" in wanted:
                 seed_rows.append(run_cyclegan(args, data, work))
             if "lockstep" in wanted:
