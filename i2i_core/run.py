@@ -73,6 +73,8 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         TrainingInterrupted: Ctrl-C/SIGTERM; the last finished step was checkpointed.
     """
     source: ckpt.CheckpointFiles | None = None
+    # a new run's settings are checked before its folder: a bad value is the error to report, whatever the folder holds
+    fresh = engine.resolve_config(recipe, preset, config_file, overrides) if resume is None else None
     if resume not in (None, "auto"):
         try:
             source = ckpt.resolve_checkpoint(resume)
@@ -101,7 +103,7 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         if source is not None:
             run_cfg, changes = _resume_config(engine, recipe, preset, config_file, overrides, source)
         else:
-            run_cfg, changes = engine.resolve_config(recipe, preset, config_file, overrides), []
+            run_cfg, changes = fresh or engine.resolve_config(recipe, preset, config_file, overrides), []
         return _train(engine, run_cfg, out_dir, source, changes, progress, callbacks)
     finally:
         lock.release()

@@ -98,6 +98,13 @@ def test_non_finite_or_non_positive_lr_is_a_config_error(invoke, value, needle):
     _one_line_error(invoke(*TINY, "--set", f"trainer.lr={value}"), "trainer.lr", needle)
 
 
+def test_a_bad_setting_is_reported_before_the_folder_holding_a_run(invoke, tmp_path):
+    """Running the README's demo and then a bad variant into the same folder names the setting, not the folder."""
+    out = tmp_path / "run"
+    assert invoke(*TINY, "--out", out, "--set", "trainer.max_steps=2").exit_code == 0
+    _one_line_error(invoke(*TINY, "--out", out, "--set", "trainer.lr=NaN"), "trainer.lr", "finite")
+
+
 def test_diverging_cli_run_exits_non_zero_with_one_line(invoke, tmp_path):
     res = invoke(*TINY, "--out", tmp_path / "nan", "--set", "trainer.lr=1e30", "--set", "trainer.max_steps=6")
     line = _one_line_error(res, "became NaN/inf at step")
