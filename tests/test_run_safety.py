@@ -105,6 +105,13 @@ def test_a_bad_setting_is_reported_before_the_folder_holding_a_run(invoke, tmp_p
     _one_line_error(invoke(*TINY, "--out", out, "--set", "trainer.lr=NaN"), "trainer.lr", "finite")
 
 
+def test_a_run_refused_before_writing_leaves_no_folder(invoke, tmp_path):
+    out = tmp_path / "never"
+    res = invoke(*TINY, "--out", out, "--set", "data.synthetic=null", "--set", f"data.root={tmp_path / 'missing'}")
+    _one_line_error(res, "missing")
+    assert not out.exists()
+
+
 def test_diverging_cli_run_exits_non_zero_with_one_line(invoke, tmp_path):
     res = invoke(*TINY, "--out", tmp_path / "nan", "--set", "trainer.lr=1e30", "--set", "trainer.max_steps=6")
     line = _one_line_error(res, "became NaN/inf at step")
