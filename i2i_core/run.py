@@ -104,7 +104,9 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         if source is not None:
             run_cfg, changes = _resume_config(engine, recipe, preset, config_file, overrides, source)
         else:
-            run_cfg, changes = fresh or engine.resolve_config(recipe, preset, config_file, overrides), []
+            if fresh is None:  # --resume auto into a folder with nothing to continue
+                fresh = engine.resolve_config(recipe, preset, config_file, overrides)
+            run_cfg, changes = fresh, []
         return _train(engine, run_cfg, out_dir, source, changes, progress, callbacks)
     finally:
         if created and lock.held:
@@ -115,8 +117,8 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
 def _prepare_folder(out_dir: Path) -> ckpt.CheckpointFiles | None:
     """Under the lock: remove what a killed run left half-written; return the committed checkpoint, if any."""
     remove_stale_temporaries(out_dir)
-    existing = ckpt.committed_latest(out_dir / "checkpoints")
     folder = out_dir / "checkpoints"
+    existing = ckpt.committed_latest(folder)
     if folder.is_dir():
         # step folders newer than the pointer were renamed into place but never published
         newest = existing.step if existing is not None and existing.step is not None else -1

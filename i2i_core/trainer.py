@@ -116,7 +116,8 @@ class Trainer:
         #: DataLoader settings beyond the batch: the order (data.serial_batches: in file order, as the reference),
         #: pinned memory and deeper prefetch where a GPU waits for batches
         self.loader_options: dict[str, Any] = {
-            "shuffle": not (data_cfg.serial_batches if data_cfg else False), "pin_memory": on_cuda, "persistent_workers": data_cfg.persistent_workers if data_cfg else True,
+            "shuffle": not (data_cfg.serial_batches if data_cfg else False), "pin_memory": on_cuda,
+            "persistent_workers": data_cfg.persistent_workers if data_cfg else True,
             "prefetch_factor": prefetch or (4 if on_cuda else None)}
         self.profile = profiles.choose(self.cfg, self.device, self.cfg.max_steps)
         self.cfg = profiles.apply(self.cfg, self.profile)
