@@ -13,10 +13,11 @@ Then, on the same files, with the same thread count, one after another:
 * ``i2i exact``: ``i2i run pix2pix`` with the same options (unet_128, ngf/ndf, batch 1, lr 2e-4,
   BatchNorm, dropout, vanilla GAN, lambda_L1 100);
 * ``i2i demo``: the ``demo`` preset's own model and trainer settings (unet num_downs 6, ngf 16,
-  no dropout, batch 4, lr 1e-3) on the same data;
-* ``demo_eval``: the same, translated with BatchNorm's running statistics (``model.eval_mode``): a model
-  trained at batch 4 and translated one crop at a time with that crop's own statistics sees a
-  normalisation it never trained with;
+  instance norm, no dropout, batch 4, lr 1e-3) on the same data; ``--demo-set KEY=VALUE`` changes
+  them (``--demo-set model.norm=batch`` is the reference's normalisation at the demo's batch 4);
+* ``demo_eval``: the same, translated with BatchNorm's running statistics (``model.eval_mode``; it only
+  matters with ``--demo-set model.norm=batch``): a model trained at batch 4 and translated one crop at
+  a time with that crop's own batch statistics sees a normalisation it never trained with;
 * ``lockstep``: reference and i2i exact with nothing random after the initial weights (file order,
   no flip, no dropout), reporting the largest generator weight difference after ``--steps`` (0 = the
   same arithmetic, step for step, across epochs);
@@ -33,7 +34,8 @@ against the colour crops, next to the identity baseline (the grey input itself).
 
 With several ``--seeds`` (training seeds; the crops stay those of ``--data-seed``) every row is trained once
 per seed, the table shows mean ± standard deviation, and the reference vs i2i-exact gap is set against
-its standard error (Welch's t; |t| <= 2 is reported as within seed noise).
+its standard error (Welch's t-test, p < 0.05 is reported as beyond seed noise); so is every demo row against
+i2i exact when both saw as many training images (``--demo-steps`` = ``--steps`` / 4).
 Without ``--ref-junyanz`` (or when the folder is missing) the reference row is skipped.
 Prints a markdown table and writes ``--out`` (JSON lines).
 """
@@ -55,6 +57,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+EXACT = "i2i exact (reference options)"
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
           "colorwheel"]
 
@@ -229,12 +232,15 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
     if preset is None:  # the reference's pix2pix options, sized like the reference row
         overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf}}
         overrides["data"] = {**common["data"], "batch_size": 1}
-        name = "i2i exact (reference options)"
+        name = EXACT
     else:
+        from i2i_core.config import deep_merge, parse_set
+
         overrides = {**common, "trainer": {**common["trainer"], "max_steps": args.demo_steps or args.steps}}
-        name = f"i2i --preset {preset}"
+        overrides = deep_merge(overrides, parse_set(args.demo_set))
+        name = f"i2i --preset {preset}" + "".join(f" --set {item}" for item in args.demo_set)
         if eval_mode:
-            overrides["model"] = {"eval_mode": True}
+            overrides = deep_merge(overrides, {"model": {"eval_mode": True}})
             name += ", translated with running statistics (model.eval_mode)"
     folder = work / ((preset or "exact") + ("-eval" if eval_mode else ""))
     result, wall, fakes, b = train_and_translate("pix2pix", preset, overrides, folder, data)
@@ -337,6 +343,8 @@ def main() -> None:
                     help="which rows: reference, exact, demo, demo_eval (the demo translated with running "
                     "statistics), cyclegan (unpaired halves of the same crops), lockstep (reference vs exact with "
                     "nothing random after the initial weights: max weight difference)")
+    ap.add_argument("--demo-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an override of the demo rows, like i2i run --set (repeatable), e.g. model.norm=instance")
     ap.add_argument("--cyclegan-steps", type=int, help="steps of the cyclegan row (default --steps)")
     ap.add_argument("--out", default="learning.jsonl")
     ap.add_argument("--data")
@@ -416,9 +424,16 @@ def report(rows: list[dict]) -> None:
     for r in rows:
         if "max_weight_diff" in r:
             print(f"\n{r['name']} after {r['steps']} steps (seed {r['seed']}): {r['max_weight_diff']:.3g}")
-    verdict = compare(rows, "reference (junyanz)", "i2i exact (reference options)")
+    verdict = compare(rows, "reference (junyanz)", EXACT)
     if verdict:
         print("\n" + verdict)
+    # the demo settings against the reference's options, where both saw as many training images
+    seen = {r["images_seen"] for r in rows if r["name"] == EXACT}
+    for name in dict.fromkeys(r["name"] for r in rows if r["name"].startswith("i2i --preset demo")):
+        if {r["images_seen"] for r in rows if r["name"] == name} == seen and len(seen) == 1:
+            verdict = compare(rows, EXACT, name)
+            if verdict:
+                print("\n" + verdict)
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
