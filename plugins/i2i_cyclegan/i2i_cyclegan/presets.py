@@ -45,16 +45,19 @@ BOOK = {
                 "lr_policy": "linear"},
 }
 
-#: tiny synthetic run: G width 16, D width 8, 64x64 images, 600 steps on the CPU (about 2.5 minutes
-#: on 2 busy cores; held-out PSNR 17.2 / SSIM 0.45 against the identity baseline's 12.5 / 0.39)
+#: tiny synthetic run: G width 16, D width 8, 64x64 images, 600 steps on the CPU (about 4 minutes on
+#: 2 cores). lr 1e-3 and identity weight 1.0 instead of the reference's 2e-4 and 0.5: with the reference's
+#: values 600 steps left the B -> A outputs below the input's own SSIM (held-out, seed 0: 15.33 dB / 0.425
+#: against the identity baseline's 12.53 / 0.447); with these, 15.70 dB / 0.504, and both directions
+#: above the baseline on both metrics (lr 5e-4 alone: 15.53 / 0.472, B -> A SSIM 0.411).
 DEMO = {
     "model": {"variant": "junyanz", "netG": "resnet_6blocks", "ngf": 16, "ndf": 8, "norm": "instance",
-              "lambda_A": 10.0, "lambda_B": 10.0, "lambda_identity": 0.5, "pool_size": 50},
+              "lambda_A": 10.0, "lambda_B": 10.0, "lambda_identity": 1.0, "pool_size": 50},
     "data": {"dataset": "unaligned", "root": None,
              "synthetic": {"layout": "unaligned", "n": 64, "n_test": 16, "size": 64, "seed": 0},
              "direction": "AtoB", "preprocess": "resize_and_crop", "load_size": 72, "crop_size": 64,
              "batch_size": 1},
-    "trainer": {"max_steps": 600, "lr": 2e-4, "beta1": 0.5, "n_epochs": 100, "n_epochs_decay": 0,
+    "trainer": {"max_steps": 600, "lr": 1e-3, "beta1": 0.5, "n_epochs": 100, "n_epochs_decay": 0,
                 "device": "cpu", "sample_every": 200, "save_every": 300, "log_every": 10, "eval_max_images": 16},
 }
 
