@@ -199,10 +199,9 @@ def run_reference(args: argparse.Namespace, data: Path, work: Path) -> dict | No
 # --- i2i ------------------------------------------------------------------------------
 
 
-def train_and_translate(recipe_name: str, preset: str | None, overrides: dict, out: Path,
-                        data: Path) -> tuple:
-    """``i2i run`` into ``out``, then the trained run's translations of the held-out inputs:
-    ``(result, wall seconds, translations, held-out targets)``."""
+def train(recipe_name: str, preset: str | None, overrides: dict, out: Path) -> tuple:
+    """``i2i run`` into ``out``, then the trained recipe loaded back as ``translate`` would:
+    ``(result, wall seconds of training, recipe)``."""
     from i2i_core import Engine
     from i2i_core.inference import load_run
 
@@ -211,6 +210,14 @@ def train_and_translate(recipe_name: str, preset: str | None, overrides: dict, o
     result = engine.run(recipe_name, preset, overrides=overrides, out=str(out), progress=False)
     wall = time.perf_counter() - t0
     _, recipe = load_run(engine, out, device="cpu")
+    return result, wall, recipe
+
+
+def train_and_translate(recipe_name: str, preset: str | None, overrides: dict, out: Path,
+                        data: Path) -> tuple:
+    """:func:`train`, then the trained run's translations of the held-out inputs:
+    ``(result, wall seconds, translations, held-out targets)``."""
+    result, wall, recipe = train(recipe_name, preset, overrides, out)
     a, b = held_out(data)
     with torch.no_grad():
         fakes = torch.cat([recipe.translate({"A": a[i : i + 1]}) for i in range(a.shape[0])])
@@ -254,18 +261,13 @@ def run_lockstep(args: argparse.Namespace, data: Path, work: Path) -> dict | Non
     the largest difference of any generator weight after ``--steps`` steps (0 = the same arithmetic)."""
     if not _has_reference(args):
         return None
-    from i2i_core import Engine
-    from i2i_core.inference import load_run
-
     torch.set_num_threads(args.threads)
     _reference_child(args, data, work, "--lockstep")
     ref = torch.load(work / "ref_lockstep.pt", weights_only=True)
     common = _i2i_common(args, data)
     overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf, "no_dropout": True},
                  "data": {**common["data"], "batch_size": 1, "serial_batches": True, "no_flip": True}}
-    engine = Engine(warn=False)
-    engine.run("pix2pix", None, overrides=overrides, out=str(work / "lockstep"), progress=False)
-    _, recipe = load_run(engine, work / "lockstep", device="cpu")
+    _, _, recipe = train("pix2pix", None, overrides, work / "lockstep")
     ours = recipe.nets["G"].state_dict()
     diff = max(float((ours[k].float() - v.float()).abs().max()) for k, v in ref["G"].items() if v.is_floating_point())
     return {"name": "lockstep: reference vs i2i exact, max |G weight difference|", "steps": ref["steps"],
