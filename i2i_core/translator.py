@@ -155,6 +155,13 @@ class Translator:
             warnings.warn(f"input {x.shape[-1]}x{x.shape[-2]} is more than {LARGE_INPUT_FACTOR}x the training crop "
                           f"({crop}); the generator runs at full size, but image statistics differ from training",
                           TranslateNote, stacklevel=3)
+        trained_batch = getattr(self.run.data, "batch_size", 1)
+        if self.batch_dependent and trained_batch > 1:
+            # the reference's test.py semantics, kept; but such a model never trained on one-image statistics
+            warnings.warn(f"this generator trained with BatchNorm at batch {trained_batch} and translates in train "
+                          "mode (the reference's test.py), normalising each image by its own statistics; "
+                          "--set model.eval_mode=true uses the running statistics instead", TranslateNote,
+                          stacklevel=3)
         batch = {k: (v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
                  for k, v in batch.items()}
         with self._shaped(), self.precision.autocast(), torch.no_grad():

@@ -75,6 +75,24 @@ def test_large_input_gets_a_note(engine, runs, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "note:" in result.output and "training crop" in result.output
 
 
+@pytest.mark.parametrize(("overrides", "noted"), [
+    (["model.eval_mode=false", "model.norm=batch", "data.batch_size=4"], True),
+    (["model.eval_mode=false", "model.norm=batch", "data.batch_size=1"], False),  # trained per image, too
+    (["model.eval_mode=true", "model.norm=batch", "data.batch_size=4"], False),  # running statistics
+    (["model.eval_mode=false", "model.norm=instance", "data.batch_size=4"], False),  # per image by design
+])
+def test_batchnorm_trained_at_batch_above_one_in_train_mode_gets_a_note(engine, tmp_path: Path, overrides,
+                                                                        noted) -> None:
+    run = make_run(engine, tmp_path / "run", "pix2pix", [*RESNET, *overrides])
+    _rgb(tmp_path / "in" / "a.png", 64, 64)
+    _rgb(tmp_path / "in" / "b.png", 64, 64, seed=1)
+    result = _invoke(engine, "--checkpoint", str(run), "--input", str(tmp_path / "in"), "--output",
+                     str(tmp_path / "out"), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert ("model.eval_mode=true uses the running statistics" in result.output) is noted
+    assert result.output.count("note:") == int(noted)  # once per command, not once per image
+
+
 def test_sixteen_bit_in_sixteen_bit_out(engine, runs, tmp_path: Path) -> None:
     ramp = np.linspace(0, 65535, 40 * 48).astype(np.uint16).reshape(40, 48)
     Image.fromarray(ramp).save(tmp_path / "g16.png")
