@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .atomic import atomic_write, atomic_write_text, fault_point, fsync_dir  # noqa: F401 (older callers import the writers from here)
-from .errors import CheckpointError
+from .errors import CheckpointError, first_line
 
 FORMAT_VERSION = 1
 _DTYPES = {
@@ -236,7 +236,8 @@ def load_state(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"training state {path} is truncated or unreadable ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"training state {path} is truncated or unreadable ({type(exc).__name__}: "
+                              f"{first_line(exc)})") from None
 
 
 # --- the checkpoints folder: committed step folders and pointers ------------------------
@@ -462,7 +463,7 @@ def read_official_state(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line(exc)})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):

@@ -9,6 +9,16 @@ expected.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message (its type name when it has none), at most ``limit`` characters.
+
+    For wrapping a library's error in one of ours: some run to many lines (``torch.load``'s
+    ``weights_only`` explanation is ten), and the CLI shows an error on one.
+    """
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
 class I2IError(Exception):
     """Base of every error meant for the user rather than the developer."""
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 from .imageio import require
 from .tiling import size_multiple
 
@@ -172,7 +172,7 @@ def export_run(run: str | Path, output: str | Path, *, fmt: str = "onnx", dynami
             program = export(module, examples, dynamic_shapes=shapes)
         except Exception as exc:  # data-dependent checks (e.g. label ids) do not trace
             raise ConfigError(f"torch.export cannot capture this {info['recipe']} model ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0]}); use --format onnx or torchscript") from None
+                              f"{first_line(exc)}); use --format onnx or torchscript") from None
         torch.export.save(program, str(output), extra_files={"i2i.json": json.dumps(info)})
     return info
 

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from .errors import I2IError
+from .errors import I2IError, first_line
 
 METRICS = ("fid", "kid", "lpips", "psnr", "ssim")
 #: direction of each metric, for best-checkpoint selection
@@ -206,9 +206,8 @@ def inception_features(path: str | Path, device: torch.device | str = "cpu") -> 
             net = _inception_class()(name="inception-v3-compat", features_list=["2048"],
                                      feature_extractor_weights_path=str(p))
         except Exception as exc:  # wrong or truncated file: say which file and what was expected
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise MetricError(f"{p}: not torch-fidelity InceptionV3 weights ({INCEPTION_FILE} expected): "
-                              f"{first[:200]}") from None
+                              f"{first_line(exc)}") from None
         return net.to(dev)
 
     return _cached(("inception", str(p.resolve()), p.stat().st_mtime_ns, str(dev)), build)
@@ -236,8 +235,7 @@ def lpips_network(path: str | Path, device: torch.device | str = "cpu") -> nn.Mo
             feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
             backbone.load_state_dict(feats)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MetricError(f"{p}: not torchvision AlexNet weights ({LPIPS_FILE} expected): {first[:200]}") from None
+            raise MetricError(f"{p}: not torchvision AlexNet weights ({LPIPS_FILE} expected): {first_line(exc)}") from None
         # pnet_rand: build the backbone without torchvision's download; its layers are copied below
         net = _NoTrainLpips(net="alex", pretrained=True, pnet_rand=True)
         for block in net.net.children():  # slices keep the torchvision layer indices as child names

@@ -72,6 +72,16 @@ def test_training_state_weights_only(tmp_path):
         ckpt.load_state(path)
 
 
+@pytest.mark.parametrize("read", [ckpt.load_state, ckpt.read_official_state])
+def test_an_unreadable_file_is_one_line_naming_it(read, tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_bytes(b"not a checkpoint")  # torch.load's weights_only refusal explains itself over ten lines
+    with pytest.raises(CheckpointError) as caught:
+        read(path)
+    message = str(caught.value)
+    assert "notes.pth" in message and "\n" not in message and "UnpicklingError" in message
+
+
 def test_resume_without_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint"):
         ckpt.find_resume(tmp_path)

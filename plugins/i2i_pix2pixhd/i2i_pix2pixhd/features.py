@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import torch
 
 from i2i_core.checkpoint import find_weights
-from i2i_core.errors import ConfigError
+from i2i_core.errors import ConfigError, first_line
 from i2i_core.inference import load_for_inference
 
 from .recipe import CLUSTERS_FILE
@@ -160,7 +160,7 @@ def load_clusters(path: str | Path, feat_num: int | None = None) -> dict[int, to
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ConfigError(f"{path}: cannot read feature clusters ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{path}: cannot read feature clusters ({type(exc).__name__}: {first_line(exc)})") from None
     if not isinstance(data, dict) or "centres" not in data:
         raise ConfigError(f"{path}: not a pix2pixhd features_clustered.pt file")
     if feat_num is not None and int(data.get("feat_num", feat_num)) != feat_num:

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from i2i_core.errors import ConfigError
+from i2i_core.errors import ConfigError, first_line
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 # pix2pixHD's Vgg19 cuts torchvision's vgg19().features after relu1_1, relu2_1,
@@ -173,7 +173,7 @@ def load_vgg19_features(path: str | Path | None = None) -> nn.Sequential:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated download, an unrelated file, ...
-        raise ConfigError(f"{path}: cannot read VGG19 weights ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{path}: cannot read VGG19 weights ({type(exc).__name__}: {first_line(exc)})") from None
     if not isinstance(state, dict):
         raise ConfigError(f"{path}: expected a state dict (torchvision's {VGG19_FILE})")
     features = vgg19_features()
