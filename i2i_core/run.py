@@ -24,7 +24,7 @@ from .evaluate import FixedKeys
 from .metrics import require_weights
 from .precision import resolve_device, resolve_precision
 from .report import write_metrics_json
-from .runlock import LOCK_NAME, RunLock
+from .runlock import RunLock
 from .trainer import Trainer
 
 if TYPE_CHECKING:
@@ -86,7 +86,6 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
         Path("runs") / (f"{recipe}-{preset}" if preset else recipe))
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = RunLock(out_dir, "--out")
-    created = not out_dir.exists()
     if is_main:
         lock.acquire()
     try:
@@ -109,8 +108,6 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
             run_cfg, changes = fresh, []
         return _train(engine, run_cfg, out_dir, source, changes, progress, callbacks)
     finally:
-        if created and lock.held:
-            _remove_if_only_lock(out_dir)
         lock.release()
 
 
@@ -126,21 +123,6 @@ def _prepare_folder(out_dir: Path) -> ckpt.CheckpointFiles | None:
             if path.is_dir() and path.name[5:].isdigit() and int(path.name[5:]) > newest:
                 shutil.rmtree(path, ignore_errors=True)
     return existing
-
-
-def _remove_if_only_lock(out_dir: Path) -> None:
-    """A run refused before writing anything leaves no folder behind. The lock file goes while still held (a
-    concurrent start then fails on it, or makes a new one and keeps the folder alive: rmdir fails)."""
-    try:
-        if [p.name for p in out_dir.iterdir()] != [LOCK_NAME]:
-            return
-        (out_dir / LOCK_NAME).unlink()
-    except OSError:
-        return
-    try:
-        out_dir.rmdir()
-    except OSError:
-        pass
 
 
 def _launcher() -> str:

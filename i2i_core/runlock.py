@@ -42,6 +42,9 @@ def ensure_folder(path: str | Path, what: str = "--out") -> Path:
 class RunLock:
     """Context manager holding ``RUN/.lock`` exclusively.
 
+    A folder the lock created goes again on release when nothing but the lock file was written into it: a
+    run or import refused before writing anything leaves no trace.
+
     Args:
         run_dir: the run folder (created if missing).
         what: how the folder was named on the command line, for messages.
@@ -54,8 +57,10 @@ class RunLock:
         self.run_dir = Path(run_dir)
         self.what = what
         self._fd: int | None = None
+        self._created = False
 
     def acquire(self) -> RunLock:
+        self._created = not self.run_dir.exists()
         ensure_folder(self.run_dir, self.what)
         path = self.run_dir / LOCK_NAME
         try:
@@ -82,6 +87,9 @@ class RunLock:
     def release(self) -> None:
         if self._fd is None:
             return
+        # the lock file goes while still held: a concurrent start then fails on it, or makes a new one and keeps
+        # the folder alive (rmdir below fails)
+        unused = self._created and _unlink_if_only_lock(self.run_dir)
         try:
             os.ftruncate(self._fd, 0)
         except OSError:
@@ -90,6 +98,11 @@ class RunLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+        if unused:
+            try:
+                self.run_dir.rmdir()
+            except OSError:
+                pass
 
     @property
     def held(self) -> bool:
@@ -101,6 +114,17 @@ class RunLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def _unlink_if_only_lock(run_dir: Path) -> bool:
+    """Remove ``run_dir``'s lock file when it is the folder's only entry; whether it did."""
+    try:
+        if [p.name for p in run_dir.iterdir()] != [LOCK_NAME]:
+            return False
+        (run_dir / LOCK_NAME).unlink()
+    except OSError:
+        return False
+    return True
 
 
 def _read_pid(fd: int) -> str:

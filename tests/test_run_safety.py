@@ -238,6 +238,29 @@ def test_a_locked_folder_is_refused_naming_the_process(invoke, tmp_path):
     assert invoke(*TINY, "--out", out, "--set", "trainer.max_steps=1").exit_code == 0  # released
 
 
+def test_an_import_refused_before_writing_leaves_no_folder(invoke, tmp_path):
+    bogus = tmp_path / "bogus.pth"
+    bogus.write_bytes(b"not a checkpoint")
+    res = invoke("import-checkpoint", "--from", "junyanz", "--arch", "unet_256", bogus, tmp_path / "never")
+    _one_line_error(res, "bogus.pth")
+    assert not (tmp_path / "never").exists()
+
+
+def test_the_lock_keeps_a_folder_it_did_not_create_or_that_holds_more(tmp_path):
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with RunLock(existing):
+        pass
+    assert existing.is_dir()  # was there before: stays
+    new = tmp_path / "new"
+    with RunLock(new):
+        (new / "config.json").write_text("{}")
+    assert (new / "config.json").is_file()
+    with RunLock(tmp_path / "empty"):
+        pass
+    assert not (tmp_path / "empty").exists()
+
+
 def test_import_checkpoint_never_overwrites_a_run_without_force(invoke, tmp_path):
     out = tmp_path / "trained"
     assert invoke(*TINY, "--out", out, "--set", "trainer.max_steps=1").exit_code == 0
