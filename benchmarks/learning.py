@@ -231,18 +231,24 @@ def _i2i_common(args: argparse.Namespace, data: Path) -> dict:
                         "sample_every": 10**6, "save_every": 10**6, "log_every": 50, "evaluate": False}}
 
 
+def _exact_overrides(args: argparse.Namespace, data: Path) -> dict:
+    """The reference's pix2pix options, sized like the reference row."""
+    common = _i2i_common(args, data)
+    return {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf},
+            "data": {**common["data"], "batch_size": 1}}
+
+
 def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None, eval_mode: bool = False) -> dict:
     """``preset`` None: the reference's options; else that preset's own settings (``eval_mode``: translated with
     BatchNorm's running statistics instead of each crop's own, which a model trained at batch > 1 expects)."""
     torch.set_num_threads(args.threads)
-    common = _i2i_common(args, data)
-    if preset is None:  # the reference's pix2pix options, sized like the reference row
-        overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf}}
-        overrides["data"] = {**common["data"], "batch_size": 1}
+    if preset is None:
+        overrides = _exact_overrides(args, data)
         name = EXACT
     else:
         from i2i_core.config import deep_merge, parse_set
 
+        common = _i2i_common(args, data)
         overrides = {**common, "trainer": {**common["trainer"], "max_steps": args.demo_steps or args.steps}}
         overrides = deep_merge(overrides, parse_set(args.demo_set))
         name = f"i2i --preset {preset}" + "".join(f" --set {item}" for item in args.demo_set)
@@ -264,9 +270,9 @@ def run_lockstep(args: argparse.Namespace, data: Path, work: Path) -> dict | Non
     torch.set_num_threads(args.threads)
     _reference_child(args, data, work, "--lockstep")
     ref = torch.load(work / "ref_lockstep.pt", weights_only=True)
-    common = _i2i_common(args, data)
-    overrides = {**common, "model": {"netG": "unet_128", "ngf": args.ngf, "ndf": args.ndf, "no_dropout": True},
-                 "data": {**common["data"], "batch_size": 1, "serial_batches": True, "no_flip": True}}
+    exact = _exact_overrides(args, data)
+    overrides = {**exact, "model": {**exact["model"], "no_dropout": True},
+                 "data": {**exact["data"], "serial_batches": True, "no_flip": True}}
     _, _, recipe = train("pix2pix", None, overrides, work / "lockstep")
     ours = recipe.nets["G"].state_dict()
     diff = max(float((ours[k].float() - v.float()).abs().max()) for k, v in ref["G"].items() if v.is_floating_point())
@@ -482,12 +488,12 @@ def compare(rows: list[dict], first: str, second: str) -> str | None:
         if len(x) < 2 or len(y) < 2:
             return None
         (mx, sx), (my, sy) = _mean_sd(x), _mean_sd(y)
-        se = (sx**2 / len(x) + sy**2 / len(y)) ** 0.5
+        vx, vy = sx**2 / len(x), sy**2 / len(y)  # squared standard errors of the two means
+        se = (vx + vy) ** 0.5
         if se == 0:  # every seed gave the same value on both sides
             out.append(f"{metric.upper()} {second} - {first}: {my - mx:+.{digits}f}, no spread over seeds")
             continue
         t = (my - mx) / se
-        vx, vy = sx**2 / len(x), sy**2 / len(y)
         dof = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))  # Welch-Satterthwaite
         p = _two_sided_p(t, dof)
         word = ("within seed noise" if p >= 0.05 else "a difference beyond seed noise") if p is not None else \
@@ -496,6 +502,7 @@ def compare(rows: list[dict], first: str, second: str) -> str | None:
         out.append(f"{metric.upper()} {second} - {first}: {my - mx:+.{digits}f} (standard error {se:.{digits}f}, "
                    f"Welch t = {t:+.2f}, {dof:.1f} degrees of freedom{p_s}): {word}")
     return "\n".join(out)
+
 
 if __name__ == "__main__":
     main()
