@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from i2i_core import Engine
-from i2i_core import metrics as M
-from i2i_core.evaluate import evaluate
+from i2i_core.evaluation import metrics as M
+from i2i_core.evaluation.evaluate import evaluate
 
 SETS = ["psnr,ssim", "psnr,ssim,lpips", "fid,kid,lpips,psnr,ssim"]
 

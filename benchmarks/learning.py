@@ -27,7 +27,7 @@ Then, on the same files, with the same thread count, one after another:
   figure that the FID path runs on real outputs, not comparable with any published FID.
 
 Every model translates the same held-out crops (generators in training mode, as the
-reference's ``test.py`` does without ``--eval``), and the same i2i_core.metrics code scores them
+reference's ``test.py`` does without ``--eval``), and the same i2i_core.evaluation.metrics code scores them
 against the colour crops, next to the identity baseline (the grey input itself).
 
     python benchmarks/learning.py --ref-junyanz ../shared/reference-code/junyanz --steps 300 --seeds 0,1,2,3,4
@@ -108,7 +108,7 @@ def held_out(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def score(pred: torch.Tensor, target: torch.Tensor) -> dict:
-    from i2i_core.metrics import psnr, ssim
+    from i2i_core.evaluation.metrics import psnr, ssim
 
     return {"psnr": float(psnr(pred, target).mean()), "ssim": float(ssim(pred, target).mean())}
 
@@ -203,7 +203,7 @@ def train(recipe_name: str, preset: str | None, overrides: dict, out: Path) -> t
     """``i2i run`` into ``out``, then the trained recipe loaded back as ``translate`` would:
     ``(result, wall seconds of training, recipe)``."""
     from i2i_core import Engine
-    from i2i_core.inference import load_run
+    from i2i_core.inference.loading import load_run
 
     t0 = time.perf_counter()
     engine = Engine(warn=False)
@@ -246,7 +246,7 @@ def run_i2i(args: argparse.Namespace, data: Path, work: Path, preset: str | None
         overrides = _exact_overrides(args, data)
         name = EXACT
     else:
-        from i2i_core.config import deep_merge, parse_set
+        from i2i_core.config.schema import deep_merge, parse_set
 
         common = _i2i_common(args, data)
         overrides = {**common, "trainer": {**common["trainer"], "max_steps": args.demo_steps or args.steps}}
@@ -302,7 +302,7 @@ def build_unpaired(data: Path, root: Path) -> dict:
 
 def fid_smoke(fake: torch.Tensor, real: torch.Tensor, weights: Path) -> float:
     """FID between two image sets with *randomly initialised* Inception weights: the code path, not a real FID."""
-    from i2i_core.metrics import fid_from_features, inception_features, to_uint8_rgb
+    from i2i_core.evaluation.metrics import fid_from_features, inception_features, to_uint8_rgb
 
     net = inception_features(weights)
     with torch.no_grad():
@@ -311,7 +311,7 @@ def fid_smoke(fake: torch.Tensor, real: torch.Tensor, weights: Path) -> float:
 
 
 def run_cyclegan(args: argparse.Namespace, data: Path, work: Path) -> dict:
-    from i2i_core.metrics import write_random_weights
+    from i2i_core.evaluation.metrics import write_random_weights
 
     root = work / "unpaired"
     built = build_unpaired(data, root)

@@ -7,7 +7,7 @@ Usage::
     python benchmarks/loader.py --step-jsonl run.jsonl       # step rate from a train_step.py --out file
 
 Data: ``i2i data synth`` sets written once to a cache folder (``--data-dir``), at the sizes the
-real data sets have on disk, read by i2i's own readers through ``i2i_core.data.make_loader``
+real data sets have on disk, read by i2i's own readers through ``i2i_core.io.data.make_loader``
 exactly as training reads them (same preprocessing: load, resize, random crop, flip, normalise):
 
 * ``pix2pix``: ``--preset facades``: aligned A|B pairs, 256x256 halves, resized to 286, cropped to 256;
@@ -73,7 +73,7 @@ def build_dataset(name: str, root: Path):
 
 
 def measure_loader(ds, workers: int, pin: bool, persistent: bool, epochs: int) -> dict:
-    from i2i_core.data import make_loader
+    from i2i_core.io.data import make_loader
 
     loader, sampler = make_loader(ds, 1, 0, num_workers=workers, pin_memory=pin, persistent_workers=persistent)
     per_epoch = []

@@ -6,7 +6,7 @@ Usage::
 
 For each generator i2i exports (pix2pix U-Net and ResNet, CycleGAN junyanz and book variants,
 pix2pixHD global and local with instance maps) builds it with random weights, exports it with
-dynamic axes (``i2i_core.export.export_run``) and runs it through onnxruntime at two sizes that
+dynamic axes (``i2i_core.inference.export.export_run``) and runs it through onnxruntime at two sizes that
 differ from the tracing size, printing the largest difference to the PyTorch module.
 """
 
@@ -45,8 +45,8 @@ def main() -> None:
     import onnxruntime as ort
 
     from i2i_core import Engine, Translator
-    from i2i_core import checkpoint as ckpt
-    from i2i_core.export import Exportable, export_run
+    from i2i_core.inference.export import Exportable, export_run
+    from i2i_core.io import checkpoint as ckpt
 
     engine = Engine(warn=False)
     print("| model | size multiple | input sizes | max abs diff (onnxruntime vs PyTorch) |")

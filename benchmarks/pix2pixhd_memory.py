@@ -82,7 +82,7 @@ def measure(preset: str, dtype: str, divisor: int, device: str, time_iters: int 
     import torch
 
     from i2i_core import Engine
-    from i2i_core.recipe import StepContext
+    from i2i_core.recipe.contract import StepContext
     from i2i_pix2pixhd.losses import VGGLoss, default_vgg_path, vgg19_features
 
     engine = Engine(warn=False)

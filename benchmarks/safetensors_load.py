@@ -46,7 +46,7 @@ def former_reader(path: Path) -> dict[str, torch.Tensor]:
 
 
 def child(path: Path, how: str) -> None:
-    from i2i_core import checkpoint as ckpt
+    from i2i_core.io import checkpoint as ckpt
 
     before = rss_bytes()
     start = time.perf_counter()
@@ -75,7 +75,7 @@ def main() -> None:
     if args.child:
         child(Path(args.child[0]), args.child[1])
         return
-    from i2i_core import checkpoint as ckpt
+    from i2i_core.io import checkpoint as ckpt
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.safetensors"

@@ -55,7 +55,7 @@ def _input(size: int) -> torch.Tensor:
 
 def child(args: argparse.Namespace) -> None:
     """One measurement in this process: prints a JSON line."""
-    from i2i_core.tiling import ShapedGenerator
+    from i2i_core.inference.tiling import ShapedGenerator
 
     device = torch.device(args.device)
     net = _generator(args.ngf, "batch").eval().to(device)
@@ -98,7 +98,7 @@ def memory(args: argparse.Namespace) -> None:
 
 
 def norms(args: argparse.Namespace) -> None:
-    from i2i_core.tiling import ShapedGenerator
+    from i2i_core.inference.tiling import ShapedGenerator
 
     x = _input(args.size)
     cases = [("BatchNorm, eval (running stats)", "batch", False), ("BatchNorm, train mode (test.py default)", "batch", True),

@@ -155,8 +155,8 @@ def i2i_child(args: argparse.Namespace) -> dict:
     import torch
 
     from i2i_core import Engine, StepContext
-    from i2i_core.data import to_device
-    from i2i_core.trainer import Trainer
+    from i2i_core.io.data import to_device
+    from i2i_core.training.trainer import Trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)

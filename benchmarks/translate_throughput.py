@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from i2i_core import Engine, Translator
-    from i2i_core import checkpoint as ckpt
+    from i2i_core.io import checkpoint as ckpt
 
     engine = Engine(warn=False)
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
-from .errors import I2IError, TrainingInterrupted
+from i2i_core import __version__
+from i2i_core.base.errors import I2IError, TrainingInterrupted
 
 if TYPE_CHECKING:
     from rich.console import Console as RichConsole
     from rich.progress import Progress, TaskID
     from rich.table import Table as RichTable
 
-    from .engine import Engine
+    from i2i_core.assembly.engine import Engine
 
 KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets", "loggers")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
@@ -70,7 +70,7 @@ class _State(dict[str, Any]):
     def __missing__(self, key: str) -> Any:
         if key != "engine":
             raise KeyError(key)
-        from .engine import Engine  # here, not at the top: torch and every plugin load with it
+        from i2i_core.assembly.engine import Engine  # here, not at the top: torch and every plugin load with it
 
         self["engine"] = engine = Engine()
         return engine
@@ -341,7 +341,7 @@ def show_config(ctx: click.Context, recipe: str, preset: str | None, config_file
         if needs:
             click.echo(f"note: to run, this config needs: {needs}", err=True)
         return
-    from .config import DataConfig, TrainerConfig
+    from i2i_core.config.schema import DataConfig, TrainerConfig
 
     docs = {"data": DataConfig.model_fields, "trainer": TrainerConfig.model_fields,
             "model": eng.recipe_class(recipe).Config.model_fields}
@@ -479,7 +479,7 @@ def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str,
     import time
     import warnings
 
-    from .translator import TranslateNote, Translator
+    from i2i_core.inference.translator import TranslateNote, Translator
 
     if tile is not None and tile != "auto" and not tile.isdigit():
         raise click.BadParameter(f"{tile!r}: expected a number of pixels or 'auto'", param_hint="--tile")
@@ -516,7 +516,7 @@ def translate(ctx: click.Context, checkpoint: str, input_spec: str, output: str,
 def export_cmd(ctx: click.Context, run: str, fmt: str, output: str, dynamic: bool, fp16: bool, size: int | None,
                direction: str | None, sets: tuple[str, ...], progress: bool | None) -> None:
     """Write RUN's generator as a self-describing ONNX, TorchScript or torch.export file."""
-    from .export import export_run
+    from i2i_core.inference.export import export_run
 
     overrides = list(sets) + ([f"data.direction={direction}"] if direction else [])
     with _Bar(f"export {fmt}", progress) as bar:
@@ -541,8 +541,8 @@ def import_checkpoint(ctx: click.Context, source: str, arch: str | None, sets: t
     """Convert official checkpoint FILES into an i2i run folder OUT (usable by `i2i translate`)."""
     import shutil
 
-    from .inference import IMPORT_PHASES, import_official
-    from .runlock import RunLock
+    from i2i_core.inference.loading import IMPORT_PHASES, import_official
+    from i2i_core.io.runlock import RunLock
 
     target = Path(out)
     with RunLock(target, "OUT"):
@@ -580,7 +580,7 @@ def eval_cmd(ctx: click.Context, checkpoint: str, data_root: str | None, split: 
              max_images: int | None, batch_size: int, inception_weights: str | None, lpips_weights: str | None,
              sets: tuple[str, ...], device: str, out: str | None, as_json: bool, ema: bool) -> None:
     """Score CHECKPOINT (a run folder, RUN@best or a .safetensors file) on held-out data."""
-    from .inference import evaluate_checkpoint
+    from i2i_core.inference.loading import evaluate_checkpoint
 
     scores, folder = evaluate_checkpoint(
         _engine(ctx), checkpoint, data_root=data_root, split=split, metrics=metric_spec, max_images=max_images,

@@ -7,6 +7,10 @@ Fixtures:
         small random images in the layouts the readers take.
     cpu_trainer: ``make(**trainer_fields) -> Trainer`` on CPU, fp32, no progress bar.
     i2i_cli: ``invoke(*args) -> click.testing.Result`` running the ``i2i`` CLI in-process.
+
+Helpers:
+    plugin_manager: a pluggy manager with i2i's hook specifications, to call a plugin's
+        lifecycle hooks directly (``autoload=False``: the hook specs and nothing else).
 """
 
 from __future__ import annotations
@@ -14,11 +18,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import pluggy
 import pytest
 import torch
 
-from .config import TrainerConfig
-from .engine import Engine
+from i2i_core.assembly.engine import Engine
+from i2i_core.config.schema import TrainerConfig
+
+
+def plugin_manager(*, autoload: bool = False) -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]], list]:
+    """``(manager, loaded entry points, broken plugins)``; ``autoload=False`` registers no plugin at all."""
+    from i2i_core.registry.plugins import make_plugin_manager
+
+    return make_plugin_manager(autoload=autoload, warn=False)
 
 
 @pytest.fixture
@@ -61,7 +73,7 @@ def tiny_dataset(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def cpu_trainer(i2i_engine: Engine) -> Callable[..., Any]:
-    from .trainer import Trainer
+    from i2i_core.training.trainer import Trainer
 
     def make(out_dir: Path | None = None, **fields: Any) -> Trainer:
         cfg = TrainerConfig(**{"device": "cpu", "precision": "fp32", "max_steps": 2, **fields})
@@ -74,7 +86,7 @@ def cpu_trainer(i2i_engine: Engine) -> Callable[..., Any]:
 def i2i_cli(i2i_engine: Engine) -> Callable[..., Any]:
     from click.testing import CliRunner
 
-    from .cli import _add_plugin_commands, cli
+    from i2i_core.cli import _add_plugin_commands, cli
 
     _add_plugin_commands(i2i_engine)
     runner = CliRunner()

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from i2i_core import CheckpointError
-from i2i_core import checkpoint as ckpt
+from i2i_core.io import checkpoint as ckpt
 
 
 def test_safetensors_round_trip_all_dtypes(tmp_path):

@@ -62,7 +62,7 @@ def test_bad_input_one_line_no_traceback(invoke, args, expected):
 def test_plugins_table_lists_core_with_all(invoke):
     res = invoke("plugins", "--all", "--json")
     names = [r["name"] for r in json.loads(res.output)]
-    assert "i2i_core.defaults" in names
+    assert "i2i_core.recipe.defaults" in names
 
 
 # --- a CLI that answers at once: no torch before a command needs it -----------------------------

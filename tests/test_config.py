@@ -8,7 +8,7 @@ import pytest
 from pydantic import Field
 
 from i2i_core import ConfigError, Engine, Recipe, RecipeConfig, UnknownNameError, hookimpl
-from i2i_core.config import deep_merge, parse_set
+from i2i_core.config.schema import deep_merge, parse_set
 from toy import ToyPlugin
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core import checkpoint as ckpt
+from i2i_core.io import checkpoint as ckpt
 
 PIX2PIX = ["pix2pix", "--preset", "demo",
            "--set", "model.num_downs=5", "--set", "model.ngf=4", "--set", "model.ndf=4",

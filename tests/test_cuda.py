@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from i2i_core import Engine, Trainer, TrainerConfig
-from i2i_core import profile as profiles
+from i2i_core.training import profile as profiles
 from toy import ToyPlugin, toy_items
 
 # bit-exact cuBLAS across runs (read when the first cuBLAS handle is made)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core.data import EpochSampler
+from i2i_core.io.data import EpochSampler
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,7 +47,7 @@ def test_two_ranks_stay_in_sync(tmp_path):
     script.write_text(SCRIPT.format(here=str(HERE), out=str(tmp_path / "run")))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # --standalone: a free port on every run (a fixed one can still be held by a previous run's socket);
-    # the process group is destroyed at exit (i2i_core.distributed), without which gloo aborted rank 1 now and then
+    # the process group is destroyed at exit (i2i_core.base.distributed), without which gloo aborted rank 1 now and then
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            str(script)], capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -228,7 +228,7 @@ def test_a_second_backward_through_one_network_is_stopped_before_a_checkpoint(tm
 ])
 def test_resume_hint_names_the_launcher(monkeypatch, env, expected):
     """An interrupted torchrun job is continued with torchrun, not with a bare ``i2i run``."""
-    from i2i_core.run import _launcher
+    from i2i_core.assembly.run import _launcher
 
     for key in ("WORLD_SIZE", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(key, raising=False)

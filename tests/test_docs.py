@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from i2i_core import Engine, hookimpl
-from i2i_core.checkpoint import find_weights
 from i2i_core.cli import cli
+from i2i_core.io.checkpoint import find_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

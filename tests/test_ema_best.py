@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from i2i_core import Engine, Trainer
-from i2i_core import checkpoint as ckpt
-from i2i_core.ema import EMA
+from i2i_core.io import checkpoint as ckpt
+from i2i_core.training.ema import EMA
 from toy import ToyPlugin, toy_items
 
 
@@ -87,7 +87,7 @@ def test_best_metric_must_be_measurable(engine):
 
 
 def test_translate_and_eval_load_the_average_unless_told_not_to(engine, tmp_path):
-    from i2i_core.inference import load_for_inference
+    from i2i_core.inference.loading import load_for_inference
 
     _fit(engine, tmp_path, 4, out="inf", ema_decay=0.5)
     weights = ckpt.find_weights(tmp_path / "inf")

@@ -10,8 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from i2i_core import Engine
-from i2i_core import metrics as M
-from i2i_core.evaluate import evaluate
+from i2i_core.evaluation import metrics as M
+from i2i_core.evaluation.evaluate import evaluate
 from toy import ToyPlugin, toy_items
 
 

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from translate_helpers import make_run
 
 from i2i_core import Engine
+from i2i_core.base.errors import I2IError
 from i2i_core.cli import cli
-from i2i_core.errors import I2IError
-from i2i_core.export import Exportable, export_run, read_metadata
-from i2i_core.translator import Translator
+from i2i_core.inference.export import Exportable, export_run, read_metadata
+from i2i_core.inference.translator import Translator
 
 SMALL = ["model.ngf=4", "data.crop_size=32", "data.load_size=32"]
 MODELS = {

@@ -1,4 +1,4 @@
-"""Image histories (i2i_core.image_pool): junyanz's ImagePool and the book's ImageBuffer, state round trips
+"""Image histories (i2i_core.recipe.image_pool): junyanz's ImagePool and the book's ImageBuffer, state round trips
 and the state formats of older CycleGAN and pix2pixHD checkpoints."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import io
 import pytest
 import torch
 
-from i2i_core.errors import CheckpointError
-from i2i_core.image_pool import ImageBuffer, ImagePool
+from i2i_core.base.errors import CheckpointError
+from i2i_core.recipe.image_pool import ImageBuffer, ImagePool
 
 
 def _images(n: int, start: int = 0) -> torch.Tensor:

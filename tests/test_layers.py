@@ -15,24 +15,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "i2i_core"
 
-#: bottom to top
-LAYERS: list[tuple[str, set[str]]] = [
-    # pure building blocks: no file formats, no loop. distributed is here because StepContext
-    # averages gradients with it; it imports nothing of the core.
-    ("foundations", {
-        "errors", "atomic", "signals", "config", "distributed", "recipe", "resolution", "metrics",
-        "image_pool", "plugin_helpers", "registry", "registry._markers", "registry._registry",
-        "registry.hookspecs", "registry.plugins", "registry.registries",
-    }),
-    ("formats and IO", {"checkpoint", "runlock", "report", "imageio"}),
-    ("training", {
-        "trainer", "precision", "profile", "schedule", "data", "divergence", "ema", "evaluate", "progress",
-        "defaults", "losses",
-    }),
-    ("assembly", {"engine", "run", "inference", "translator", "tiling", "export"}),
-    ("entry points", {"cli", "__main__", "testing", ""}),  # "" is the package itself (its lazy re-exports)
+#: bottom to top: the core's folders are its layers (a module's layer is its folder's); the package's own
+#: top-level modules (the CLI, the pytest plugin, the lazy re-exports) sit above them all
+LAYERS: list[tuple[str, str]] = [
+    ("base", "errors, signals, atomic files, torch.distributed helpers: no i2i concept"),
+    ("registry", "registries, hook specs, plugin loading, registration helpers"),
+    ("config", "run config models and their resolution"),
+    ("recipe", "the recipe contract and what recipes are built from: losses, image pools, built-ins"),
+    ("io", "checkpoints, run lock, images, data loaders, the run report"),
+    ("evaluation", "metrics and the held-out evaluation loop"),
+    ("training", "the Trainer and its parts: precision, profiles, schedules, EMA, divergence, progress"),
+    ("assembly", "the Engine (plugins -> registries -> recipes) and a run from config to report"),
+    ("inference", "loading runs, the Translator, tiling, importing official weights, export"),
+    ("", "entry points: the CLI, the pytest plugin, the public surface"),
 ]
-LAYER_OF = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}
+FOLDERS = [folder for folder, _ in LAYERS]
+
+
+def layer_of(module: str) -> int:
+    """A module's layer: the index of its top folder (``""`` for the package's own modules)."""
+    head = module.split(".")[0] if "." in module or module in FOLDERS else ""
+    return FOLDERS.index(head) if head in FOLDERS else -1
+
+
 
 
 def _module_name(path: Path) -> str:
@@ -76,7 +81,7 @@ def _core_imports(path: Path, module: str | None = None) -> set[str]:
                 if target is not None:
                     # `from . import checkpoint` names a module; `from .config import X` a name in one
                     names = [f"{target}.{a.name}".lstrip(".") for a in child.names]
-                    modules = [n for n in names if n in LAYER_OF]
+                    modules = [n for n in names if n in MODULES]
                     found.update(modules if modules else [target])
             visit(child)
 
@@ -85,23 +90,30 @@ def _core_imports(path: Path, module: str | None = None) -> set[str]:
     return found
 
 
+MODULES = {_module_name(p) for p in ROOT.rglob("*.py")}
 GRAPH = {_module_name(p): _core_imports(p) for p in sorted(ROOT.rglob("*.py"))}
 
 
 def test_every_core_module_has_a_layer() -> None:
-    missing = sorted(m for m in GRAPH if m not in LAYER_OF)
-    assert not missing, f"give these core modules a layer in tests/test_layers.py: {missing}"
-    gone = sorted(m for m in LAYER_OF if m not in GRAPH)
-    assert not gone, f"tests/test_layers.py names modules that no longer exist: {gone}"
+    missing = sorted(m for m in GRAPH if layer_of(m) < 0)
+    assert not missing, f"these core modules sit in a folder that tests/test_layers.py gives no layer: {missing}"
+    gone = sorted(f for f in FOLDERS if f and not (ROOT / f / "__init__.py").is_file())
+    assert not gone, f"tests/test_layers.py names folders that are not core subpackages: {gone}"
+
+
+@pytest.mark.parametrize("folder", [f for f in FOLDERS if f])
+def test_every_layer_says_what_it_owns_and_may_import(folder: str) -> None:
+    doc = ast.get_docstring(ast.parse((ROOT / folder / "__init__.py").read_text(encoding="utf-8"))) or ""
+    assert len(doc) > 80 and "May import" in doc, f"i2i_core/{folder}/__init__.py: say what it owns and may import"
 
 
 @pytest.mark.parametrize("module", sorted(GRAPH))
 def test_imports_point_down(module: str) -> None:
-    if module not in LAYER_OF:
+    if layer_of(module) < 0:
         pytest.skip("no layer (reported by test_every_core_module_has_a_layer)")
-    up = sorted(f"{t} ({LAYERS[LAYER_OF[t]][0]})" for t in GRAPH[module]
-                if t in LAYER_OF and LAYER_OF[t] > LAYER_OF[module])
-    assert not up, f"{module or 'i2i_core'} ({LAYERS[LAYER_OF[module]][0]}) imports upward: {', '.join(up)}"
+    up = sorted(f"{t} ({FOLDERS[layer_of(t)] or 'entry points'})" for t in GRAPH[module]
+                if layer_of(t) > layer_of(module))
+    assert not up, f"{module or 'i2i_core'} ({FOLDERS[layer_of(module)] or 'entry points'}) imports upward: {', '.join(up)}"
 
 
 def test_no_import_cycles() -> None:
@@ -128,7 +140,8 @@ def test_no_import_cycles() -> None:
 def test_the_reader_sees_imports_inside_functions_and_skips_type_checking(tmp_path: Path) -> None:
     # the rule is only as good as the reader: check it on a module written for the purpose
     probe = tmp_path / "probe.py"
-    probe.write_text("from typing import TYPE_CHECKING\nfrom ..errors import ConfigError\nif TYPE_CHECKING:\n"
-                     "    from ..engine import Engine\ndef f():\n    from .. import checkpoint as ckpt\n"
-                     "    import i2i_core.trainer\n    from ._registry import Registry\n", encoding="utf-8")
-    assert _core_imports(probe, "registry.probe") == {"errors", "checkpoint", "trainer", "registry._registry"}
+    probe.write_text("from typing import TYPE_CHECKING\nfrom ..base.errors import ConfigError\nif TYPE_CHECKING:\n"
+                     "    from ..assembly.engine import Engine\ndef f():\n    from ..io import checkpoint as ckpt\n"
+                     "    import i2i_core.training.trainer\n    from ._registry import Registry\n", encoding="utf-8")
+    assert _core_imports(probe, "registry.probe") == {"base.errors", "io.checkpoint", "training.trainer",
+                                                      "registry._registry"}

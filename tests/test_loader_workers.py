@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from i2i_core.data import make_loader
+from i2i_core.io.data import make_loader
 
 
 class Keys(torch.utils.data.Dataset):
@@ -51,9 +51,9 @@ def test_persistent_and_prefetch_ignored_without_workers():
 def test_auto_workers_none_on_cpu_and_the_ranks_cores_on_cuda(monkeypatch):
     import pytest
 
-    from i2i_core import profile
-    from i2i_core.config import DataConfig
-    from i2i_core.trainer import loader_workers
+    from i2i_core.config.schema import DataConfig
+    from i2i_core.training import profile
+    from i2i_core.training.trainer import loader_workers
 
     assert DataConfig().num_workers == "auto"
     assert loader_workers("auto", torch.device("cpu")) == 0

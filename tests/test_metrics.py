@@ -9,8 +9,8 @@ import kornia
 import pytest
 import torch
 
-from i2i_core import metrics as M
-from i2i_core.evaluate import Scores
+from i2i_core.evaluation import metrics as M
+from i2i_core.evaluation.evaluate import Scores
 
 
 def _pair(seed: int = 0, size: int = 48) -> tuple[torch.Tensor, torch.Tensor]:

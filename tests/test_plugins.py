@@ -19,7 +19,7 @@ def test_temporary_plugin_registers_with_provider():
     assert regs.recipes.entry("toy").plugin == "toy_plugin"
     assert regs.architectures.entry("toy_g").meta["role"] == "generator"
     assert regs.presets.lookup("toy", "small").obj["model"] == {"width": 2}
-    assert regs.optimizers.entry("adam").plugin == "i2i_core.defaults"
+    assert regs.optimizers.entry("adam").plugin == "i2i_core.recipe.defaults"
 
 
 def test_duplicate_across_plugins_names_both():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from i2i_core import Engine, TrainerConfig
-from i2i_core import profile as profiles
+from i2i_core.training import profile as profiles
 
 
 def test_exact_profile_keeps_every_setting():

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i_core.report import (
+from i2i_core.io.report import (
     default_sections,
     loss_figure,
     nice_ticks,

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from i2i_core import Engine, Trainer
-from i2i_core import checkpoint as ckpt
-from i2i_core.atomic import atomic_write_json, remove_stale_temporaries
+from i2i_core.base.atomic import atomic_write_json, remove_stale_temporaries
+from i2i_core.base.errors import DivergenceError, RunLockedError
 from i2i_core.cli import _add_plugin_commands, cli
-from i2i_core.errors import DivergenceError, RunLockedError
-from i2i_core.runlock import RunLock
+from i2i_core.io import checkpoint as ckpt
+from i2i_core.io.runlock import RunLock
 from toy import ToyPlugin, toy_items
 
 SETS = ["model.num_downs=5", "model.ngf=4", "model.ndf=4", "data.load_size=36", "data.crop_size=32",
@@ -140,7 +140,7 @@ def test_resume_applies_a_new_learning_rate_to_the_optimizers(invoke, tmp_path):
         def after_load_checkpoint(self, trainer, checkpoint):
             seen["lr"] = {n: [g["lr"] for g in o.param_groups] for n, o in trainer.recipe.optimizers.items()}
 
-    from i2i_core.run import run
+    from i2i_core.assembly.run import run
 
     args = dict(overrides=[*SETS, "trainer.max_steps=4", "trainer.lr=5e-4"], out=str(out), resume="auto",
                 progress=False, callbacks=[Spy()])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from i2i_core import ConfigError, Engine, RunConfig, Trainer, TrainerConfig, hookimpl
-from i2i_core.schedule import LRSchedule
+from i2i_core.training.schedule import LRSchedule
 from toy import ToyPlugin, toy_items
 
 
@@ -157,7 +157,7 @@ def test_init_from_copies_matching_tensors(engine, tmp_path):
     t = Trainer(run.trainer, engine=engine, progress=False)
     recipe = engine.build_recipe(run)
     t._prepare(recipe)
-    from i2i_core.checkpoint import find_weights, load_weights
+    from i2i_core.io.checkpoint import find_weights, load_weights
 
     src, _, _ = load_weights(find_weights(tmp_path / "src"))
     assert torch.equal(recipe.nets["G"].state_dict()["0.weight"], src["G"]["0.weight"])

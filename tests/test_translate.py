@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from PIL import Image
 from translate_helpers import make_run
 
-from i2i_core import Engine, imageio
+from i2i_core import Engine
 from i2i_core.cli import cli
+from i2i_core.io import images as imageio
 
 tifffile = pytest.importorskip("tifffile")
 
@@ -162,7 +163,7 @@ def test_unwritable_output_is_one_line_naming_it(engine, runs, tmp_path: Path) -
 
 def test_tiled_translate_equals_one_pass(engine, runs, tmp_path: Path) -> None:
     ramp = np.linspace(0, 65535, 3 * 200 * 136).astype(np.uint16).reshape(200, 136, 3)
-    imageio._png16(ramp, tmp_path / "in.png")
+    imageio.write_png16(ramp, tmp_path / "in.png")
     base = ["--checkpoint", str(runs["rgb"]), "--input", str(tmp_path / "in.png")]
     assert _invoke(engine, *base, "--output", str(tmp_path / "one")).exit_code == 0
     result = _invoke(engine, *base, "--output", str(tmp_path / "tiled"), "--tile", "96", "--overlap", "64")

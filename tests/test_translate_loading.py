@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core import checkpoint as ckpt
-from i2i_core.errors import CheckpointError
+from i2i_core.base.errors import CheckpointError
+from i2i_core.io import checkpoint as ckpt
 
 DATA = Path(__file__).parent / "data"
 

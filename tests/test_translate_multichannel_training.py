@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from i2i_core import Engine, imageio
-from i2i_core.translator import Translator
+from i2i_core import Engine
+from i2i_core.io import images as imageio
+from i2i_core.inference.translator import Translator
 
 tifffile = pytest.importorskip("tifffile")
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from i2i_core import Engine
-from i2i_core.errors import ConfigError
-from i2i_core.tiling import ShapedGenerator, _ramp, auto_tile, per_image_norms, size_multiple, spans
+from i2i_core.base.errors import ConfigError
+from i2i_core.inference.tiling import ShapedGenerator, _ramp, auto_tile, per_image_norms, size_multiple, spans
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from PIL import Image
 from translate_helpers import make_run
 
 from i2i_core import Engine, Translator
-from i2i_core.errors import DataError
+from i2i_core.base.errors import DataError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RESNET = ["model.netG=resnet", "model.n_blocks=1", "model.ngf=8", "data.crop_size=64", "data.load_size=64"]

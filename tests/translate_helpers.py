@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from i2i_core import Engine
-from i2i_core import checkpoint as ckpt
+from i2i_core.io import checkpoint as ckpt
 
 
 def make_run(engine: Engine, folder: Path, recipe: str, overrides: list[str], *, training_nets: bool = False,

@@ -1,7 +1,6 @@
-"""Registries, hook specifications and plugin loading."""
+"""Registries and hooks: the name -> builder ``Registry`` with did-you-mean look-ups, the hook
+specifications (each hook's docstring is its contract), entry-point loading (a broken plugin is
+reported by name and the rest keep working), and the helpers every plugin's registration uses.
 
-from ._markers import hookimpl, hookspec
-from ._registry import Entry, Registry
-from .registries import PresetRegistry, Registries, build_registries
-
-__all__ = ["Entry", "PresetRegistry", "Registries", "Registry", "build_registries", "hookimpl", "hookspec"]
+May import: ``base``.
+"""

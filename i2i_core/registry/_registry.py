@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, Iterable, Iterator, List, Mapping, TypeVar
 
-from ..errors import DuplicateNameError, UnknownNameError
+from i2i_core.base.errors import DuplicateNameError, UnknownNameError
 
 T = TypeVar("T")
 

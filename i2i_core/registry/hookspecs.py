@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
-from ._markers import hookspec
+from i2i_core.registry._markers import hookspec
 
 if TYPE_CHECKING:  # types only: a hook spec never imports the training stack or click
     import click
     import torch
     from torch import nn
 
-    from ..trainer import Trainer
+    from i2i_core.training.trainer import Trainer
 
 # --- the ``register`` callables the registration hooks receive ---------------------
 
@@ -151,7 +151,7 @@ def register_importers(register: RegisterComponent) -> None:
 
     Called once per engine. Call ``register(name, importer, description="")``;
     ``importer(path, arch: str, **kwargs)`` returns an
-    :class:`i2i_core.checkpoint.ImportedWeights` (networks' state dicts plus the
+    :class:`i2i_core.io.checkpoint.ImportedWeights` (networks' state dicts plus the
     run config that rebuilds them), used by ``i2i import-checkpoint --from NAME``.
 
     Args:
@@ -267,7 +267,7 @@ def after_eval(trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
     Args:
         trainer: the running trainer.
         step: the step the scored weights belong to.
-        metrics: ``dict[str, float]`` from :func:`i2i_core.evaluate.evaluate` (``fid``,
+        metrics: ``dict[str, float]`` from :func:`i2i_core.evaluation.evaluate.evaluate` (``fid``,
             ``psnr``, ``baseline_psnr``, ``images`` ...); an undefined score is NaN.
     """
 

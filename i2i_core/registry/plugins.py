@@ -18,8 +18,8 @@ from typing import Iterable
 
 import pluggy
 
-from . import hookspecs
-from ._markers import PROJECT
+from i2i_core.registry import hookspecs
+from i2i_core.registry._markers import PROJECT
 
 ENTRY_POINT_GROUP = "i2i"
 LIFECYCLE_HOOKS = {

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pluggy
 
-from ..errors import DuplicateNameError, UnknownNameError
-from ._registry import Entry, Registry, did_you_mean
-from .hookspecs import RegisterArchitecture, RegisterComponent, RegisterDataset
+from i2i_core.base.errors import DuplicateNameError, UnknownNameError
+from i2i_core.registry._registry import Entry, Registry, did_you_mean
+from i2i_core.registry.hookspecs import RegisterArchitecture, RegisterComponent, RegisterDataset
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from ..recipe import Recipe
+    from i2i_core.recipe.contract import Recipe
 
 ROLES = ("generator", "discriminator", "encoder", "other")
 

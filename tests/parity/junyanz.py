@@ -71,7 +71,7 @@ def gan_loss(case: dict) -> dict:
 
 
 def gradient_penalty(case: dict) -> dict:
-    from i2i_core.losses import gradient_penalty as penalty_fn
+    from i2i_core.recipe.losses import gradient_penalty as penalty_fn
 
     c = case["config"]
     d_cfg = dict(c["netD"])

@@ -34,13 +34,13 @@ from typing import Any, Iterable
 
 import torch
 
-from i2i_core.checkpoint import (
+from i2i_core import (
+    CheckpointError,
     ImportedWeights,
     describe_key_mismatch,
     drop_stale_instance_norm,
     read_official_state,
 )
-from i2i_core.errors import CheckpointError
 
 from .networks import book_discriminator, book_generator
 
@@ -192,7 +192,7 @@ def import_junyanz_cyclegan(path: str | Path | Iterable[str | Path], arch: str =
         CheckpointError: unreadable or misnamed files, a pix2pix discriminator, the book's or a
             U-Net generator under a ResNet ``arch``, files of different architectures or channel
             counts. Other key or shape mismatches are reported, naming the files, when
-            ``i2i_core.inference.import_official`` loads the states into the built networks.
+            ``i2i_core.inference.loading.import_official`` loads the states into the built networks.
     """
     if arch not in JUNYANZ_ARCHS:
         raise CheckpointError(f"--arch {arch!r} is not a junyanz CycleGAN generator; expected one of "

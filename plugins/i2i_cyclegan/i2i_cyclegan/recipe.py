@@ -48,11 +48,20 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from i2i_core.config import RunConfig
-from i2i_core.errors import ConfigError
-from i2i_core.image_pool import ImageBuffer, ImageHistory, ImagePool
-from i2i_core.plugin_helpers import check_channels
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, detach_losses
+from i2i_core import (
+    BuildContext,
+    ConfigError,
+    ImageBuffer,
+    ImageHistory,
+    ImagePool,
+    Modules,
+    Recipe,
+    RecipeConfig,
+    RunConfig,
+    StepContext,
+    check_channels,
+    detach_losses,
+)
 
 #: generator name -> required multiple of the image side (junyanz's registered generators)
 _SIZE_MULTIPLE = {"resnet_9blocks": 4, "resnet_6blocks": 4, "unet_128": 128, "unet_256": 256}
@@ -130,7 +139,7 @@ class CycleGANRecipe(Recipe):
     (``ctx.training`` false) has no optimizers, losses or pools. Optimizers: junyanz ``G`` (both
     generators) and ``D`` (both discriminators); book ``G``, ``D_A`` and ``D_B`` (one per
     discriminator, named after our networks). Extra training state (:meth:`state_dict`): the two
-    image histories (:mod:`i2i_core.image_pool`).
+    image histories (:mod:`i2i_core.recipe.image_pool`).
 
     Example:
         ``i2i run cyclegan --preset demo`` trains it on synthetic unpaired scenes.

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core.errors import CheckpointError
-from i2i_core.inference import import_official, load_for_inference
+from i2i_core import CheckpointError, import_official, load_for_inference
 from i2i_cyclegan.importers import import_book, import_junyanz_cyclegan
 
 NGF = 4

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 from i2i_cyclegan.networks import BookDiscriminator, BookGenerator
 
 MANIFESTS = Path(__file__).resolve().parents[3] / "tests" / "reference" / "manifests"

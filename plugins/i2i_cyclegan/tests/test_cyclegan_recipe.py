@@ -7,9 +7,7 @@ import io
 import pytest
 import torch
 
-from i2i_core import StepContext, losses_as_floats
-from i2i_core.errors import ConfigError
-from i2i_core.image_pool import ImageBuffer, ImagePool
+from i2i_core import ConfigError, ImageBuffer, ImagePool, StepContext, losses_as_floats
 from i2i_cyclegan.presets import PRESETS
 
 JUNYANZ_LOSSES = ["G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "G", "D_A", "D_B"]
@@ -133,7 +131,7 @@ def test_presets_are_listed_and_resolve(engine):
 
 
 def test_evaluation_scores_each_direction_against_the_other_domain(make_recipe, batch):
-    from i2i_core.evaluate import evaluate
+    from i2i_core import evaluate
 
     recipe = make_recipe()
     b = batch(b=1, size=32, seed=3)

@@ -2,7 +2,7 @@
 
 8-bit greyscale and colour photos stay on PIL's path (the reference's, needed for golden
 parity); 16-bit, float, alpha and N-channel images become a :class:`Photo` of float planes
-decoded by :mod:`i2i_core.imageio`, so no level, value or channel is lost.
+decoded by :mod:`i2i_core.io.images`, so no level, value or channel is lost.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from i2i_core import imageio
-from i2i_core.errors import DataError
+from i2i_core import DataError, fit_channels, normalize, png_bit_depth, read_image, to_unit
 
 #: file suffixes the readers pick up (compared lower-case, like the reference's IMG_EXTENSIONS)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
@@ -188,7 +187,7 @@ class Photo:
         if len(self.planes) == 1:
             return self
         if len(self.planes) != 3:
-            imageio.fit_channels(torch.zeros(len(self.planes), 1, 1), 1, str(self.path), self.mode)
+            fit_channels(torch.zeros(len(self.planes), 1, 1), 1, str(self.path), self.mode)
         import numpy as np
 
         r, g, b = (np.asarray(p, dtype=np.float32) for p in self.planes)
@@ -202,14 +201,14 @@ class Photo:
         else:
             import numpy as np
 
-            x = imageio.normalize(torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) for p in self.planes])))
-        return imageio.fit_channels(x, want, str(self.path), self.mode, field)
+            x = normalize(torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) for p in self.planes])))
+        return fit_channels(x, want, str(self.path), self.mode, field)
 
 
 def open_photo(path: Path, value_range: tuple[float, float] | None = None) -> Photo:
     """Decode a photo at its own depth: 8-bit grey/colour through PIL, the rest as float planes.
 
-    TIFFs and 16-bit PNGs always go through :func:`i2i_core.imageio.read_image` (PIL would
+    TIFFs and 16-bit PNGs always go through :func:`i2i_core.io.images.read_image` (PIL would
     truncate 16-bit colour PNGs to 8 bits and cannot read float or N-channel TIFFs).
 
     Raises:
@@ -218,16 +217,16 @@ def open_photo(path: Path, value_range: tuple[float, float] | None = None) -> Ph
     import numpy as np
 
     lossless = path.suffix.lower() in (".tif", ".tiff") or (
-        path.suffix.lower() == ".png" and imageio._png_bit_depth(path) == 16)
+        path.suffix.lower() == ".png" and png_bit_depth(path) == 16)
     if not lossless:
         img = open_image(path)
         if img.mode in _PIL_PHOTO_MODES or (img.mode == "P" and "transparency" not in img.info):
             # grey and palette photos become RGB, as the reference's convert('RGB')
             return Photo(path, pil=img if img.mode == "RGB" else img.convert("RGB"), mode=f"PIL {img.mode}")
-    decoded = imageio.read_image(path)
+    decoded = read_image(path)
     if decoded.depth == "uint8" and decoded.channels in (1, 3):  # an 8-bit TIFF: the reference's path
         arr = decoded.data.permute(1, 2, 0).numpy()
         return Photo(path, pil=Image.fromarray(arr[..., 0] if decoded.channels == 1 else arr).convert("RGB"),
                      mode=decoded.mode)
-    unit = imageio.to_unit(decoded, value_range).numpy().astype(np.float32)
+    unit = to_unit(decoded, value_range).numpy().astype(np.float32)
     return Photo(path, planes=[Image.fromarray(plane) for plane in unit], mode=decoded.mode)

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from i2i_core.errors import DataError
+from i2i_core import DataError
 
 #: Cityscapes split -> our split prefix
 SPLITS = {"train": "train", "val": "test"}

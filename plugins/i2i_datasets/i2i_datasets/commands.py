@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from i2i_core.errors import ConfigError, I2IError
+from i2i_core import ConfigError, I2IError
 
 from .cityscapes import SPLITS, plan_cityscapes, prepare_cityscapes
 from .layouts import LAYOUTS

@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from i2i_core.errors import ConfigError, DataError
+from i2i_core import ConfigError, DataError
 
 from ._io import COLOUR_MODES, Photo, ids_image, ids_to_tensor, list_images, open_image, open_photo, to_normalized
 from .preprocess import Plan, Preprocess

@@ -43,8 +43,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from i2i_core.config import format_validation_error
-from i2i_core.errors import ConfigError, DataError
+from i2i_core import ConfigError, DataError, format_validation_error
 
 from ._io import save_ids, save_rgb
 from .layouts import LAYOUTS as _LAYOUTS

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from i2i_core.config import DataConfig
+from i2i_core import DataConfig
 from i2i_datasets._io import tensor_bytes
 
 

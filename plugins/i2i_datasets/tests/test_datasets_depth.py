@@ -10,8 +10,7 @@ import torch
 from datasets_helpers import cfg
 from PIL import Image
 
-from i2i_core import imageio
-from i2i_core.errors import DataError
+from i2i_core import DataError, write_png16
 from i2i_datasets.readers import build_aligned, build_single
 
 tifffile = pytest.importorskip("tifffile")
@@ -34,7 +33,7 @@ def test_sixteen_bit_grey_png_keeps_every_level(tmp_path: Path) -> None:
 
 def test_sixteen_bit_rgb_png_through_resizing_keeps_its_levels(tmp_path: Path) -> None:
     ramp = np.linspace(0, 65535, 48 * 40 * 3).astype(np.uint16).reshape(40, 48, 3)
-    imageio._png16(ramp, tmp_path / "c.png")
+    write_png16(ramp, tmp_path / "c.png")
     x = build_single(cfg(root=str(tmp_path), load_size=32, crop_size=32), "test")[0]["A"]  # bicubic resize + crop
     assert x.shape == (3, 32, 32)
     assert len(torch.unique(x)) > 1000  # an 8-bit path could hold at most 256 per channel

@@ -9,8 +9,7 @@ import torch
 from datasets_helpers import cfg, write_ids, write_pair, write_rgb
 from PIL import Image
 
-from i2i_core import Engine
-from i2i_core.errors import ConfigError, DataError
+from i2i_core import ConfigError, DataError, Engine
 from i2i_datasets import plugin
 from i2i_datasets.readers import build_aligned, build_labels, build_single, build_unaligned
 

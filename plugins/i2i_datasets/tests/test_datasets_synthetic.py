@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core.errors import ConfigError, DataError
+from i2i_core import ConfigError, DataError
 from i2i_datasets import synthetic as syn
 from i2i_datasets._io import ids_image, ids_to_tensor, open_image, pil_to_uint8
 

@@ -20,13 +20,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i_core.checkpoint import (
+from i2i_core import (
+    CheckpointError,
     ImportedWeights,
     describe_key_mismatch,
     drop_stale_instance_norm,
     read_official_state,
 )
-from i2i_core.errors import CheckpointError
 
 from . import networks
 

@@ -32,7 +32,7 @@ def register_recipes(register: Any) -> None:
 
 @hookimpl
 def register_presets(register: Any) -> None:
-    from i2i_core.plugin_helpers import register_presets as register_table
+    from i2i_core import register_presets as register_table
 
     from .presets import PRESETS
 

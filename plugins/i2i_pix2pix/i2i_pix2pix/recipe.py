@@ -25,11 +25,18 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from i2i_core.config import RunConfig
-from i2i_core.errors import ConfigError
-from i2i_core.losses import gradient_penalty
-from i2i_core.plugin_helpers import check_channels
-from i2i_core.recipe import BuildContext, Modules, Recipe, RecipeConfig, StepContext, detach_losses
+from i2i_core import (
+    BuildContext,
+    ConfigError,
+    Modules,
+    Recipe,
+    RecipeConfig,
+    RunConfig,
+    StepContext,
+    check_channels,
+    detach_losses,
+    gradient_penalty,
+)
 
 from .networks import UNET_DOWNS
 

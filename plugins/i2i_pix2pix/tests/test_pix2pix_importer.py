@@ -81,14 +81,13 @@ def test_bad_arguments(tmp_path):
 
 def test_import_official_end_to_end(tmp_path):
     """What `i2i import-checkpoint --from junyanz --arch unet_128 FILE OUT` does, then inference loading."""
-    from i2i_core import checkpoint as ckpt
-    from i2i_core.inference import import_official, load_for_inference
+    from i2i_core import import_official, load_for_inference, load_weights
 
     g = nets.unet_128(3, 3, ngf=2, use_dropout=True)
     path = _save(g.state_dict(), tmp_path / "latest_net_G.pth")
     engine = Engine(warn=False)
     weights = import_official(engine, "junyanz", "unet_128", [path], tmp_path / "run", ["model.eval_mode=true"])
-    nets_, config, _ = ckpt.load_weights(weights)
+    nets_, config, _ = load_weights(weights)
     assert config["recipe"] == "pix2pix" and config["model"]["netG"] == "unet_128" and config["model"]["ngf"] == 2
     recipe, _ = load_for_inference(engine, weights, [], device="cpu")
     x = torch.rand(1, 3, 128, 128) * 2 - 1

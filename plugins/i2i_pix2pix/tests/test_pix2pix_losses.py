@@ -1,4 +1,4 @@
-"""i2i_core.losses: GANLoss modes and the WGAN-GP gradient penalty."""
+"""i2i_core.recipe.losses: GANLoss modes and the WGAN-GP gradient penalty."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from i2i_core import ConfigError, Engine
-from i2i_core.losses import GANLoss, gradient_penalty
+from i2i_core import ConfigError, Engine, GANLoss, gradient_penalty
 
 
 def test_registered_as_gan():

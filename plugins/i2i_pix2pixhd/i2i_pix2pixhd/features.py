@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
 
-from i2i_core.checkpoint import find_weights
-from i2i_core.errors import ConfigError, first_line
-from i2i_core.inference import load_for_inference
+from i2i_core import ConfigError, find_weights, first_line, load_for_inference
 
 from .recipe import CLUSTERS_FILE
 
@@ -148,7 +146,7 @@ def cluster_features(features: dict[int, torch.Tensor], n_clusters: int = 10, se
 
 def save_clusters(centres: dict[int, torch.Tensor], path: str | Path, feat_num: int, n_clusters: int) -> Path:
     """Write ``features_clustered.pt`` (loadable with ``weights_only=True``)."""
-    from i2i_core.checkpoint import save_state
+    from i2i_core import save_state
 
     return save_state(path, {"format": "i2i-pix2pixhd-clusters", "feat_num": feat_num, "n_clusters": n_clusters,
                              "centres": {int(c): t.cpu() for c, t in centres.items()}})

@@ -20,13 +20,13 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from i2i_core.checkpoint import (
+from i2i_core import (
+    CheckpointError,
     ImportedWeights,
     describe_key_mismatch,
     drop_stale_instance_norm,
     read_official_state,
 )
-from i2i_core.errors import CheckpointError
 
 from .networks import build_encoder, build_global, build_local, build_multiscale
 from .recipe import Pix2PixHDConfig

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import torch
 
-from i2i_core.errors import DataError
+from i2i_core import DataError
 
 
 def instance_edges(inst: torch.Tensor) -> torch.Tensor:

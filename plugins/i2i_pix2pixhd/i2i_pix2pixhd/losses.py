@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from i2i_core.errors import ConfigError, first_line
+from i2i_core import ConfigError, first_line
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 # pix2pixHD's Vgg19 cuts torchvision's vgg19().features after relu1_1, relu2_1,

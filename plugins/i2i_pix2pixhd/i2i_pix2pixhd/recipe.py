@@ -26,10 +26,19 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 
-from i2i_core.config import RunConfig
-from i2i_core.errors import ConfigError, DataError
-from i2i_core.image_pool import ImagePool
-from i2i_core.recipe import BuildContext, Inference, Modules, Recipe, RecipeConfig, StepContext, detach_losses
+from i2i_core import (
+    BuildContext,
+    ConfigError,
+    DataError,
+    ImagePool,
+    Inference,
+    Modules,
+    Recipe,
+    RecipeConfig,
+    RunConfig,
+    StepContext,
+    detach_losses,
+)
 
 from .inputs import _path_of, colorize_labels, encode_input
 
@@ -368,7 +377,7 @@ class Pix2PixHDRecipe(Recipe):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        # also the older {"images": [...]} pool state (see i2i_core.image_pool)
+        # also the older {"images": [...]} pool state (see i2i_core.recipe.image_pool)
         if self.pool is not None and "pool" in state:
             self.pool.load_state_dict(state["pool"])
         if self._global_fixed and state.get("global_fixed") is False:

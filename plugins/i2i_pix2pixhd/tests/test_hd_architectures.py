@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 
 ARCH_OF = {"global": "global", "local": "local", "encoder": "encoder"}
 

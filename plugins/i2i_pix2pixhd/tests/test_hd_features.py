@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 from i2i_pix2pixhd.features import (
     cluster_features,
     encode_features,
@@ -100,7 +100,7 @@ def test_encode_features_command_on_a_run(engine, tiny, tmp_path, monkeypatch):
     import click
     from click.testing import CliRunner
 
-    from i2i_core.checkpoint import save_weights
+    from i2i_core import save_weights
     from i2i_pix2pixhd.commands import add_commands
     from i2i_pix2pixhd.recipe import CLUSTERS_FILE
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i_core.errors import CheckpointError
+from i2i_core import CheckpointError
 from i2i_pix2pixhd.importers import import_pix2pixhd, import_state_dicts
 
 MANIFESTS = Path(__file__).resolve().parents[3] / "tests" / "reference" / "manifests"
@@ -94,7 +94,7 @@ def test_missing_file():
 
 def test_import_checkpoint_works_offline_without_vgg_weights(engine, tmp_path, tiny, monkeypatch):
     """`i2i import-checkpoint --from pix2pixhd` builds the training networks (D too) but never the VGG loss."""
-    from i2i_core.inference import import_official, load_for_inference
+    from i2i_core import import_official, load_for_inference
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_torch_home"))  # no vgg19-dcbb9e9d.pth anywhere
     model = {k: v for k, v in tiny.items() if k != "no_vgg_loss"}

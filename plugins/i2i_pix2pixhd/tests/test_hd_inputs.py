@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from i2i_core.errors import DataError
+from i2i_core import DataError
 from i2i_pix2pixhd.inputs import colorize_labels, encode_input, instance_edges
 
 
@@ -62,7 +62,7 @@ def test_an_rgb_label_map_is_one_line_naming_the_file_and_its_mode(engine, tiny,
     """A colour label PNG read by the labels reader: one DataError with the path, mode RGB and what is expected."""
     from PIL import Image
 
-    from i2i_core.recipe import StepContext
+    from i2i_core import StepContext
 
     if "labels" not in engine.registries.datasets:
         pytest.skip("the datasets plugin (reader 'labels') is not installed")

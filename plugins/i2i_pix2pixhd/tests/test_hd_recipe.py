@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from i2i_core.errors import ConfigError, DataError
-from i2i_core.recipe import StepContext, losses_as_floats
+from i2i_core import ConfigError, DataError, StepContext, losses_as_floats
 
 
 def _ctx() -> StepContext:

@@ -13,7 +13,7 @@ pytest.importorskip("tensorboard")
 import i2i_tensorboard  # noqa: E402
 
 from i2i_core import ConfigError, Engine  # noqa: E402
-from i2i_core.registry.plugins import make_plugin_manager  # noqa: E402
+from i2i_core.testing import plugin_manager  # noqa: E402
 
 
 def _events(folder):
@@ -36,7 +36,7 @@ def test_writes_losses_lr_samples_scores_and_histograms(tmp_path):
     logger.histogram_every = 1
     net = torch.nn.Conv2d(3, 3, 1)
     trainer = SimpleNamespace(out_dir=tmp_path, step=0, recipe=SimpleNamespace(nets={"G": net}))
-    pm, _, _ = make_plugin_manager(autoload=False, warn=False)  # the hook specs only, no progress bar
+    pm, _, _ = plugin_manager()  # the hook specs only, no progress bar
     pm.register(logger)
     try:
         pm.hook.before_train(trainer=trainer)
@@ -76,6 +76,6 @@ def test_entry_point_loads_when_installed():
         metadata.distribution("i2i-tensorboard")
     except metadata.PackageNotFoundError:
         pytest.skip("i2i-tensorboard is not pip-installed here (pip install -e plugins/i2i_tensorboard)")
-    _, loaded, broken = make_plugin_manager(warn=False)
+    _, loaded, broken = plugin_manager(autoload=True)
     assert "tensorboard" in loaded and not [b for b in broken if b.name == "tensorboard"]
     assert "tensorboard" in Engine(warn=False).registries.loggers

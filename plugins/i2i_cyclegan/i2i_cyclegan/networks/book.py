@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 
 #: the book's hard-coded widths
 _WIDTHS = (64, 128, 256, 512)

@@ -19,7 +19,7 @@ from typing import Callable
 from torch import nn
 from torch.nn import init
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 
 NORMS = ("batch", "instance", "none")
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 
 from ._layers import NormFactory, conv_bias, init_weights, norm_layer
 

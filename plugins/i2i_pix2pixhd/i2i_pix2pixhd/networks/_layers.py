@@ -7,7 +7,7 @@ from typing import Callable
 
 from torch import nn
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 
 NORMS = ("instance", "batch")
 

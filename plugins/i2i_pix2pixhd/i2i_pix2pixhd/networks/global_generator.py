@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from i2i_core.errors import ConfigError
+from i2i_core import ConfigError
 
 from ._layers import init_weights, norm_factory
 
