@@ -181,7 +181,7 @@ def i2i_child(args: argparse.Namespace) -> dict:
         rec.criterion_vgg = VGGLoss(features=vgg19_features()).to(device)
     # the trainer's own set-up: profile choice + apply, nets to device, channels_last, fused kernels, compile
     trainer = Trainer(run.trainer, progress=False)
-    trainer._prepare(rec)
+    trainer.prepare(rec, total)
     cfg, precision = trainer.cfg, trainer.precision
     ctx = StepContext(precision.scaler, autocast=precision.autocast() if precision.dtype else None,
                       skip_nonfinite=cfg.nan_policy == "skip")

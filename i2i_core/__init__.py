@@ -25,9 +25,10 @@ __version__ = "0.1.0"
 _SOURCES: dict[str, tuple[str, ...]] = {
     # building recipes
     "recipe.contract": ("Recipe", "RecipeConfig", "BuildContext", "StepContext", "Modules", "Inference",
-                        "detach_losses", "losses_as_floats"),
+                        "InferenceSpec", "ExportGraph", "detach_losses", "losses_as_floats"),
     "recipe.losses": ("GANLoss", "gradient_penalty"),
     "recipe.image_pool": ("ImageHistory", "ImagePool", "ImageBuffer"),
+    "recipe.image_gan": ("ImageGANConfig", "NormName", "GANMode"),
     # configs
     "config.schema": ("RunConfig", "DataConfig", "TrainerConfig", "deep_merge", "parse_set",
                       "format_validation_error"),
@@ -38,14 +39,14 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "registry._markers": ("hookimpl", "hookspec"),
     "registry._registry": ("Entry", "Registry"),
     "registry.registries": ("Registries",),
-    "registry.helpers": ("register_presets", "check_channels"),
+    "registry.helpers": ("register_presets", "register_table", "set_reader_channels", "check_channels"),
     "assembly.engine": ("Engine",),
     "training.trainer": ("Trainer",),
     # checkpoints and importers of official weights
     "io.checkpoint": ("ImportedWeights", "read_official_state", "drop_stale_instance_norm", "describe_key_mismatch",
                       "find_weights", "load_weights", "save_weights", "save_state", "load_state"),
     # images on disk
-    "io.images": ("Decoded", "read_image", "write_image", "to_unit", "normalize", "fit_channels", "png_bit_depth",
+    "io.images": ("IMAGE_SUFFIXES", "Decoded", "read_image", "write_image", "to_unit", "normalize", "fit_channels", "png_bit_depth",
                   "write_png16"),
     # evaluation
     "evaluation.evaluate": ("evaluate",),
@@ -108,6 +109,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
         save_weights,
     )
     from i2i_core.io.images import (
+        IMAGE_SUFFIXES,
         Decoded,
         fit_channels,
         normalize,
@@ -119,7 +121,9 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     )
     from i2i_core.recipe.contract import (
         BuildContext,
+        ExportGraph,
         Inference,
+        InferenceSpec,
         Modules,
         Recipe,
         RecipeConfig,
@@ -127,32 +131,35 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
         detach_losses,
         losses_as_floats,
     )
+    from i2i_core.recipe.image_gan import GANMode, ImageGANConfig, NormName
     from i2i_core.recipe.image_pool import ImageBuffer, ImageHistory, ImagePool
     from i2i_core.recipe.losses import GANLoss, gradient_penalty
     from i2i_core.registry._markers import hookimpl, hookspec
     from i2i_core.registry._registry import Entry, Registry
-    from i2i_core.registry.helpers import check_channels, register_presets
+    from i2i_core.registry.helpers import check_channels, register_presets, register_table, set_reader_channels
     from i2i_core.registry.registries import Registries
     from i2i_core.training.trainer import Trainer
 
 __all__ = [
     "__version__",
     # building recipes
-    "Recipe", "RecipeConfig", "BuildContext", "StepContext", "Modules", "Inference", "detach_losses",
-    "losses_as_floats", "GANLoss", "gradient_penalty", "ImageHistory", "ImagePool", "ImageBuffer",
+    "Recipe", "RecipeConfig", "BuildContext", "StepContext", "Modules", "Inference", "InferenceSpec",
+    "ExportGraph", "detach_losses", "losses_as_floats", "GANLoss", "gradient_penalty", "ImageHistory", "ImagePool",
+    "ImageBuffer", "ImageGANConfig", "NormName", "GANMode",
     # configs
     "RunConfig", "DataConfig", "TrainerConfig", "deep_merge", "parse_set", "format_validation_error",
     # errors
     "I2IError", "ConfigError", "DataError", "CheckpointError", "UnknownNameError", "DuplicateNameError",
     "PluginLoadError", "DivergenceError", "TrainingInterrupted", "first_line",
     # registries, hooks and the engine that runs them
-    "hookimpl", "hookspec", "Entry", "Registry", "Registries", "register_presets", "check_channels", "Engine",
-    "Trainer",
+    "hookimpl", "hookspec", "Entry", "Registry", "Registries", "register_presets", "register_table",
+    "set_reader_channels", "check_channels", "Engine", "Trainer",
     # checkpoints and importers of official weights
     "ImportedWeights", "read_official_state", "drop_stale_instance_norm", "describe_key_mismatch", "find_weights",
     "load_weights", "save_weights", "save_state", "load_state",
     # images on disk
-    "Decoded", "read_image", "write_image", "to_unit", "normalize", "fit_channels", "png_bit_depth", "write_png16",
+    "IMAGE_SUFFIXES", "Decoded", "read_image", "write_image", "to_unit", "normalize", "fit_channels", "png_bit_depth",
+    "write_png16",
     # evaluation
     "evaluate", "psnr", "ssim", "write_random_weights",
     # inference

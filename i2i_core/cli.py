@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from i2i_core.assembly.engine import Engine
 
 KINDS = ("recipes", "architectures", "losses", "optimizers", "datasets", "importers", "presets", "loggers")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 #: entry-point group of plugin commands listed without loading plugins: ``name = "module:add_commands"``,
 #: ``add_commands(cli: click.Group)`` adding the commands, its module importing click only
 COMMANDS_GROUP = "i2i.commands"
@@ -373,20 +372,28 @@ def show_config(ctx: click.Context, recipe: str, preset: str | None, config_file
 @click.option("--fast", is_flag=True, default=None,
               help="trainer.profile=fast: what measures faster on this device (not bit-exact; see docs/speed.md)")
 @click.option("--device", help="auto, cpu, cuda or cuda:N")
+@click.option("--ema", "ema_decay", type=click.FloatRange(0, 1, min_open=True, max_open=True), is_flag=False,
+              flag_value=0.999, metavar="[DECAY]",
+              help="keep a generator EMA that translate/eval use: trainer.ema_decay=DECAY (0.999 when bare)")
 @click.option("--progress/--no-progress", default=None, help="rich progress bar (default: when on a terminal)")
 @click.pass_context
 def run_cmd(ctx: click.Context, recipe: str, preset: str | None, data_root: str | None, config_file: str | None,
             sets: tuple[str, ...], out: str | None, resume: str | None, init_from: str | None,
-            precision: str | None, fast: bool | None, device: str | None, progress: bool | None) -> None:
+            precision: str | None, fast: bool | None, device: str | None, ema_decay: float | None,
+            progress: bool | None) -> None:
     """Train RECIPE, then score the held-out split and write RUN/index.html."""
     overrides = list(sets)
     for key, value in (("data.root", data_root), ("trainer.init_from", init_from),
                        ("trainer.precision", precision), ("trainer.device", device),
-                       ("trainer.profile", "fast" if fast else None)):
+                       ("trainer.profile", "fast" if fast else None), ("trainer.ema_decay", ema_decay)):
         if value is not None:
             overrides.append(f"{key}={value}")
-    result = _engine(ctx).run(recipe, preset, config_file=config_file, overrides=overrides, out=out,
-                              resume=resume, progress=progress)
+    from i2i_core.assembly.run import plan_run, train
+
+    engine = _engine(ctx)
+    plan = plan_run(engine.registries, recipe, preset, config_file=config_file, overrides=overrides, out=out,
+                    resume=resume)  # the config, resolved once, goes down: run -> trainer
+    result = train(engine, plan, progress=progress)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for the job
         return
     m = result.metrics

@@ -3,6 +3,14 @@
 Fixtures:
     i2i_engine: a fresh :class:`Engine` with the installed plugins (``autoload=False`` variant:
         ``i2i_bare_engine``); register temporary plugins with ``i2i_engine.register(obj)``.
+    i2i_shared_engine: one :class:`Engine` with the installed plugins for the whole session, for
+        tests that only look things up and build recipes (register nothing on it).
+    i2i_make_recipe: ``make(recipe, model=None, data=None, trainer=None, preset=None, training=True)
+        -> Recipe`` resolved over the preset and built on the CPU by ``i2i_shared_engine``.
+    i2i_one_thread: torch pinned to one thread for the test, restored after it (tiny tensors gain
+        nothing from threads, and golden cases were made with one). A module takes it for all its
+        tests with ``pytestmark = pytest.mark.usefixtures("i2i_one_thread")``, a folder with an
+        autouse fixture in its ``conftest.py`` that requests it.
     tiny_dataset: ``make(layout="aligned"|"unaligned", n=4, size=32, root=None) -> Path`` writing
         small random images in the layouts the readers take.
     cpu_trainer: ``make(**trainer_fields) -> Trainer`` on CPU, fp32, no progress bar.
@@ -15,6 +23,7 @@ Helpers:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +33,7 @@ import torch
 
 from i2i_core.assembly.engine import Engine
 from i2i_core.config.schema import TrainerConfig
+from i2i_core.recipe.contract import Recipe
 
 
 def plugin_manager(*, autoload: bool = False) -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]], list]:
@@ -41,6 +51,31 @@ def i2i_engine() -> Engine:
 @pytest.fixture
 def i2i_bare_engine() -> Engine:
     return Engine(autoload=False, warn=False)
+
+
+@pytest.fixture(scope="session")
+def i2i_shared_engine() -> Engine:
+    # loading the plugins' entry points once, not per test, keeps tiny-recipe suites quick
+    return Engine(warn=False)
+
+
+@pytest.fixture
+def i2i_make_recipe(i2i_shared_engine: Engine) -> Callable[..., Recipe]:
+    def make(recipe: str, model: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
+             trainer: dict[str, Any] | None = None, preset: str | None = None, training: bool = True) -> Recipe:
+        overrides = {"model": model or {}, "data": data or {}, "trainer": {"device": "cpu", **(trainer or {})}}
+        run = i2i_shared_engine.resolve_config(recipe, preset, overrides=overrides)
+        return i2i_shared_engine.build_recipe(run, device="cpu", training=training)
+
+    return make
+
+
+@pytest.fixture
+def i2i_one_thread() -> Iterator[None]:
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def write_random_image(path: Path, width: int, height: int, seed: int) -> Path:

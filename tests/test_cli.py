@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -50,6 +51,7 @@ def test_list_presets_and_show_config(invoke):
     (("show-config", "toy", "--set", "trainer.max_steps=abc"), "trainer.max_steps"),
     (("list-presets", "tooy"), "Did you mean: toy?"),
     (("run", "toy", "--resume", "/nonexistent/run"), "no checkpoint"),
+    (("show-config", "toy", "--preset", "small_ema"), "preset 'small_ema' is gone: use --preset small --ema"),
 ])
 def test_bad_input_one_line_no_traceback(invoke, args, expected):
     res = invoke(*args)
@@ -57,6 +59,40 @@ def test_bad_input_one_line_no_traceback(invoke, args, expected):
     assert expected in res.output
     assert "Traceback" not in res.output
     assert res.output.startswith("Error: ")
+
+
+@pytest.mark.parametrize("args,decay", [((), None), (("--ema",), 0.999), (("--ema", "0.99"), 0.99),
+                                        (("--ema", "--set", "trainer.lr=0.1"), 0.999)])
+def test_ema_is_a_run_option_on_any_preset(monkeypatch, tmp_path, args, decay):
+    import i2i_core.assembly.run
+
+    engine = Engine([ToyPlugin()], autoload=False, warn=False)
+    seen = {}
+
+    def train(engine, plan, **kwargs):  # the resolved config is what the run would train with
+        seen["config"] = plan.config
+        return SimpleNamespace(metrics={}, run_dir=tmp_path)
+
+    monkeypatch.setattr(i2i_core.assembly.run, "train", train)
+    res = CliRunner().invoke(cli, ["run", "toy", "--preset", "small", "--out", str(tmp_path), *args],
+                             obj={"engine": engine})
+    assert res.exit_code == 0, res.output
+    assert seen["config"].trainer.ema_decay == decay
+
+
+def test_ema_outside_0_1_is_refused_in_one_line(invoke):
+    res = invoke("run", "toy", "--ema", "1.5")
+    assert res.exit_code == 2 and "Invalid value for '--ema': 1.5 is not in the range 0<x<1" in res.output
+
+
+def test_a_run_saved_under_an_old_ema_preset_name_still_resumes():
+    from i2i_core.config.resolution import resolve_resumed
+
+    engine = Engine([ToyPlugin()], autoload=False, warn=False)
+    saved = engine.resolve_config("toy", "small", overrides=["trainer.ema_decay=0.999"]).model_dump()
+    saved["preset"] = "small_ema"  # the name such runs were saved with before EMA became --ema
+    run, changes = resolve_resumed(engine.registries, saved, "toy")
+    assert (run.preset, run.trainer.ema_decay, changes) == ("small_ema", 0.999, [])
 
 
 def test_plugins_table_lists_core_with_all(invoke):

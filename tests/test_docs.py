@@ -107,16 +107,11 @@ COMMANDS = collect()
 
 # --- the full command group, as i2i_core.cli.main() builds it ----------------------------------
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(warn=False)
-
-
-@pytest.fixture(scope="module")
-def group(engine: Engine) -> click.Group:
+def group(i2i_shared_engine: Engine) -> click.Group:
     # a copy, so that the module-level group other tests use is left as it is
     full = copy.copy(cli)
     full.commands = dict(cli.commands)
-    engine.pm.hook.register_commands(cli=full)
+    i2i_shared_engine.pm.hook.register_commands(cli=full)
     return full
 
 
@@ -211,8 +206,9 @@ def test_the_docs_hold_commands():
 
 
 @pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[w for w, _ in COMMANDS])
-def test_documented_command(where: str, argv: list[str], group: click.Group, engine: Engine, tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_documented_command(where: str, argv: list[str], group: click.Group, i2i_shared_engine: Engine,
+                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = i2i_shared_engine
     fragment = where.endswith("(in prose)")
     path = check_parses(group, engine, argv, fragment)
     if fragment or _kind(path, argv) != "run":
@@ -231,9 +227,10 @@ def test_documented_command(where: str, argv: list[str], group: click.Group, eng
     ["list-models", "a", "b"],                               # a left-over argument
     ["import-checkpoint", "--from", "junyanz", "x.pth"],     # OUT missing
 ])
-def test_the_checker_rejects_what_the_cli_would(argv: list[str], group: click.Group, engine: Engine) -> None:
+def test_the_checker_rejects_what_the_cli_would(argv: list[str], group: click.Group,
+                                                i2i_shared_engine: Engine) -> None:
     with pytest.raises((AssertionError, click.UsageError)):
-        check_parses(group, engine, argv)
+        check_parses(group, i2i_shared_engine, argv)
 
 
 #: README snippets marked ``<!-- NAME -->`` that another test runs (it needs a trained run), not this file

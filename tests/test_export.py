@@ -1,4 +1,5 @@
-"""`i2i export`: onnxruntime parity at two sizes (dynamic axes) per model, metadata, other formats, missing extra."""
+"""`i2i export`: onnxruntime parity at two sizes (dynamic axes) per model, metadata, other formats, missing extra,
+and a model the core never heard of exported through the recipe contract alone."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from contract_toy import LabelToyPlugin, LabelToyRecipe
 from translate_helpers import make_run
 
-from i2i_core import Engine
+from i2i_core import ConfigError, Engine, ExportGraph, InferenceSpec
 from i2i_core.base.errors import I2IError
 from i2i_core.cli import cli
 from i2i_core.inference.export import Exportable, export_run, read_metadata
@@ -69,6 +71,11 @@ def test_onnx_matches_pytorch_at_two_sizes(engine: Engine, tmp_path: Path, model
         if translator.ids_input:  # the graph is what `i2i translate` computes
             batch = {"label": inputs[0], "inst": inputs[1]}
             assert np.abs(translator.translate_batch(batch).numpy() - got).max() <= 1e-4
+    if translator.ids_input:  # what the recipe's inference contract states, and the key older readers use
+        assert info["input_names"] == ["label", "inst"] and info["input_kind"] == "label_map"
+        assert info["classes"] == info["label_nc"] == 6 and info["input_channels"] == 1 and info["instance_map"]
+    else:
+        assert info["input_names"] == ["image"] and info["classes"] == 0 and "label_nc" not in info
 
 
 def test_onnx_metadata_describes_the_input(engine: Engine, tmp_path: Path) -> None:
@@ -79,6 +86,52 @@ def test_onnx_metadata_describes_the_input(engine: Engine, tmp_path: Path) -> No
     assert meta["input_names"] == ["image"] and meta["input_value_range"] == "[-1, 1]"
     assert meta["size_multiple"] == 32 and meta["input_channels"] == 3 and meta["output_channels"] == 3
     assert meta["layout"] == "NCHW" and meta["config"]["recipe"] == "pix2pix"
+
+
+def test_feature_models_are_refused_in_one_line(engine: Engine, tmp_path: Path) -> None:
+    run = make_run(engine, tmp_path / "run", "pix2pixhd", [*MODELS["pix2pixhd-global"][1], "model.instance_feat=true",
+                                                           "model.nef=4", "model.n_downsample_E=2"])
+    with pytest.raises(ConfigError, match=r"instance_feat/label_feat is not supported") as err:
+        export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=engine)
+    assert "\n" not in str(err.value) and not (tmp_path / "g.pt").exists()
+
+
+def test_a_model_the_core_never_heard_of_exports_through_its_recipe(tmp_path: Path) -> None:
+    engine = Engine([LabelToyPlugin()], autoload=False, warn=False)
+    run = make_run(engine, tmp_path / "run", "label_toy", ["data.crop_size=16", "data.load_size=16"])
+    info = export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=engine)
+    assert (info["input_names"], info["input_kind"], info["input_value_range"]) == (["ids"], "label_map", "class ids")
+    assert (info["classes"], info["input_channels"], info["output_channels"], info["size_multiple"]) == (3, 1, 2, 2)
+    assert info["palette"] == "toy" and read_metadata(tmp_path / "g.pt") == info
+    loaded = torch.jit.load(str(tmp_path / "g.pt"))
+    ids = torch.randint(0, 3, (1, 1, 6, 10), generator=torch.Generator().manual_seed(3)).float()
+    translator = Translator.from_run(run, device="cpu", engine=engine)
+    with torch.no_grad():
+        assert (loaded(ids) - translator.translate_batch({"ids": ids})).abs().max() <= 1e-6
+
+
+def test_recipe_metadata_cannot_overwrite_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine([LabelToyPlugin()], autoload=False, warn=False)
+    run = make_run(engine, tmp_path / "run", "label_toy", ["data.crop_size=16", "data.load_size=16"])
+    own = LabelToyRecipe.export_graph
+
+    def lying(self: LabelToyRecipe, spec: InferenceSpec, side: int) -> ExportGraph:
+        graph = own(self, spec, side)
+        graph.metadata["size_multiple"] = 1
+        return graph
+
+    monkeypatch.setattr(LabelToyRecipe, "export_graph", lying)
+    with pytest.raises(ConfigError, match=r"metadata keys \['size_multiple'\] are the core's"):
+        export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=engine)
+
+
+def test_contract_values_are_checked_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="a label-map input needs the class count"):
+        InferenceSpec(input_kind="label_map")
+    with pytest.raises(ConfigError, match="only a 'label_map' input has classes"):
+        InferenceSpec(classes=4)
+    with pytest.raises(ConfigError, match="one name per input"):
+        ExportGraph(torch.nn.Identity(), (torch.zeros(1),), ("a", "b"))
 
 
 def test_torchscript_export_runs_at_another_size(engine: Engine, tmp_path: Path) -> None:

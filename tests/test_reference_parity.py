@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from reference_parity import NoHandler, case_names, check, handler_for, load_case, replay
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the cases were made with 1 thread; fewer summation-order surprises that way
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# the cases were made with 1 thread; fewer summation-order surprises that way
+pytestmark = pytest.mark.usefixtures("i2i_one_thread")
 
 
 @pytest.mark.parametrize("name", case_names())

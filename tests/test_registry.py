@@ -1,6 +1,14 @@
 import pytest
 
-from i2i_core import DuplicateNameError, Registry, UnknownNameError, hookimpl
+from i2i_core import (
+    DuplicateNameError,
+    Registry,
+    UnknownNameError,
+    hookimpl,
+    register_presets,
+    register_table,
+    set_reader_channels,
+)
 
 
 def test_add_get_build_and_aliases():
@@ -83,3 +91,44 @@ class _BadRole:
     @hookimpl
     def register_architectures(self, register):
         register("x", dict, role="critic")
+
+
+class _Tables:
+    """A plugin registering through the core's table helpers, as the bundled ones do."""
+
+    @hookimpl
+    def register_architectures(self, register):
+        register_table(register, {"g1": (dict, "first"), "g2": (list, "second")}, role="generator")
+
+    @hookimpl
+    def register_presets(self, register):
+        register_presets(register, "r", {"fast": ({"trainer": {"max_steps": 1}}, "one step")})
+
+
+def test_registration_tables_keep_order_descriptions_and_options():
+    from i2i_core.registry.plugins import make_plugin_manager
+    from i2i_core.registry.registries import build_registries
+
+    regs = build_registries(make_plugin_manager(autoload=False, plugins=[_Tables()])[0])
+    rows = [(e.name, e.obj, e.description, e.role) for e in regs.architectures.entries()]
+    assert rows == [("g1", dict, "first", "generator"), ("g2", list, "second", "generator")]
+    fast = regs.presets.lookup("r", "fast")
+    assert (fast.obj, fast.description) == ({"trainer": {"max_steps": 1}}, "one step")
+    assert [e.preset for e in regs.presets.for_recipe("r")] == ["fast"]  # no "fast_ema" twin
+    with pytest.raises(UnknownNameError, match=r"^preset 'fast_ema' is gone: use --preset fast --ema"):
+        regs.presets.lookup("r", "fast_ema")
+    with pytest.raises(UnknownNameError, match="Unknown preset 'slow_ema'"):  # no stem: the usual message
+        regs.presets.lookup("r", "slow_ema")
+
+
+def test_set_reader_channels_marks_one_channel_keys_grayscale():
+    class Reader:
+        grayscale: set = set()
+        channels: dict = {}
+
+    reader = set_reader_channels(Reader(), {"A": 1, "B": 3})
+    assert (reader.grayscale, reader.channels) == ({"A"}, {"A": 1, "B": 3})
+    colour = set_reader_channels(Reader(), {"A": 3, "B": 3})
+    assert (colour.grayscale, colour.channels) == (set(), {"A": 3, "B": 3})
+    plain = object()
+    assert set_reader_channels(plain, {"A": 1}) is plain  # a reader without the attributes is left alone

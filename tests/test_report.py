@@ -112,6 +112,19 @@ def test_metrics_json_is_always_valid(tmp_path):
     assert data["fid"] is None and data["kid"] is None and set(data["notes"]) == {"fid", "kid"}
 
 
+def test_scores_and_plain_dicts_serialise_alike(tmp_path):
+    """One serialiser: ``Scores.to_json`` (``i2i eval`` prints it) and ``metrics.json`` say the same thing."""
+    from i2i_core.evaluation.evaluate import Scores
+
+    scores = Scores({"psnr": 20.0, "fid": float("nan"), "images": 4})
+    scores.notes["fid"] = "fewer than 2 images"
+    path = write_metrics_json(tmp_path / "metrics.json", scores)
+    assert json.loads(path.read_text()) == json.loads(scores.to_json()) == {
+        "psnr": 20.0, "fid": None, "images": 4, "notes": {"fid": "fewer than 2 images"}}
+    plain = json.loads(write_metrics_json(tmp_path / "plain.json", {"fid": None, "notes": {"kid": "why"}}).read_text())
+    assert plain == {"fid": None, "notes": {"kid": "why", "fid": "no value"}}
+
+
 def test_page_in_a_headless_browser(tmp_path):
     script = ROOT / "scripts" / "screenshot_page.py"
     sys.path.insert(0, str(script.parent))

@@ -156,11 +156,39 @@ def test_init_from_copies_matching_tensors(engine, tmp_path):
                                                                "init_from": str(tmp_path / "src")}})
     t = Trainer(run.trainer, engine=engine, progress=False)
     recipe = engine.build_recipe(run)
-    t._prepare(recipe)
+    t.prepare(recipe)
     from i2i_core.io.checkpoint import find_weights, load_weights
 
     src, _, _ = load_weights(find_weights(tmp_path / "src"))
     assert torch.equal(recipe.nets["G"].state_dict()["0.weight"], src["G"]["0.weight"])
+
+
+def test_every_hook_the_trainer_calls_is_a_lifecycle_hook():
+    """``I2I_TRACE_PLUGINS=1`` hides exactly the per-run hooks: those whose first argument is the trainer."""
+    import inspect
+
+    from i2i_core.registry import hookspecs
+    from i2i_core.registry.plugins import LIFECYCLE_HOOKS
+
+    trainer_hooks = {name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+                     if hasattr(fn, "i2i_spec") and next(iter(inspect.signature(fn).parameters)) == "trainer"}
+    assert trainer_hooks and LIFECYCLE_HOOKS == trainer_hooks
+
+
+def test_fast_profile_is_chosen_once_on_the_real_step_budget(engine, tmp_path):
+    """The trainer decides when it knows the budget; the saved config and ``trainer.cfg`` say what trained."""
+    run = engine.resolve_config("toy", overrides={"trainer": {"n_epochs": 1, "n_epochs_decay": 0, "device": "cpu",
+                                                               "profile": "fast", "log_every": 1}})
+    t = Trainer(run.trainer, tmp_path / "fast", engine=engine, run_config=run, progress=False)
+    assert t.profile is None  # nothing chosen before the step budget is known
+    threads = torch.get_num_threads()
+    try:
+        t.fit(engine.build_recipe(run), toy_items(4))
+    finally:
+        torch.set_num_threads(threads)
+    assert t.total_steps == 4 and t.profile is not None and t.profile.name == "fast"
+    assert t.cfg.fused_optimizer and t.run_config.trainer.fused_optimizer and not run.trainer.fused_optimizer
+    assert json.loads((tmp_path / "fast" / "config.json").read_text())["trainer"]["fused_optimizer"]
 
 
 def test_run_config_rejects_unknown_sections():

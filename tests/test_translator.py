@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from contract_toy import LabelToyPlugin
 from PIL import Image
 from translate_helpers import make_run
 
-from i2i_core import Engine, Translator
+from i2i_core import ConfigError, Engine, InferenceSpec, Translator
 from i2i_core.base.errors import DataError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -69,9 +70,41 @@ def test_label_maps_and_instance_maps(engine: Engine, tmp_path: Path) -> None:
         "model.netG=global", "model.ngf=4", "model.n_downsample_global=2", "model.n_blocks_global=1",
         "model.label_nc=8", "model.no_vgg_loss=true", "data.crop_size=32", "data.load_size=32"])
     t = Translator.from_run(run, device="cpu", engine=engine)
+    assert t.spec == InferenceSpec(input_kind="label_map", input_channels=1, output_channels=3, classes=8,
+                                   instance_map=True, size_multiple=4)
     labels = np.random.default_rng(0).integers(0, 8, (36, 44), dtype=np.uint8)
     out = t(labels, inst=labels.astype(np.uint16))
     assert out.shape == (36, 44, 3) and out.dtype == np.uint8
+
+
+def test_a_label_map_model_the_core_never_heard_of(tmp_path: Path) -> None:
+    """A new model states its input through the recipe contract; translate needs no core change."""
+    engine = Engine([LabelToyPlugin()], autoload=False, warn=False)
+    run = make_run(engine, tmp_path / "run", "label_toy", ["data.crop_size=16", "data.load_size=16"])
+    t = Translator.from_run(run, device="cpu", engine=engine)
+    assert t.spec == InferenceSpec(input_kind="label_map", input_channels=1, output_channels=2, classes=3,
+                                   size_multiple=2)
+    ids = torch.from_numpy(np.random.default_rng(0).integers(0, 3, (1, 8, 12), dtype=np.uint8))
+    with torch.no_grad():
+        expected = t.recipe.nets["G"](ids[None].float())[0]
+    assert torch.allclose(t(ids), expected, atol=1e-6)  # ids as they are, never normalised to [-1, 1]
+    odd = t(np.random.default_rng(1).integers(0, 3, (9, 13), dtype=np.uint8))  # padded to the multiple, cropped
+    assert odd.shape == (9, 13, 2) and odd.dtype == np.uint8
+    with pytest.raises(ConfigError, match="takes no instance map"):
+        t(ids, inst=ids)
+    with pytest.raises(DataError, match="expected one channel of integer class ids"):
+        t(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_cyclegan_btoa_reads_the_other_domains_channels(engine: Engine, tmp_path: Path) -> None:
+    run = make_run(engine, tmp_path / "run", "cyclegan", [
+        "model.netG=resnet_6blocks", "model.ngf=4", "model.ndf=4", "model.input_nc=1", "model.output_nc=3",
+        "model.lambda_identity=0", "data.crop_size=32", "data.load_size=32"])
+    forward = Translator.from_run(run, device="cpu", engine=engine)
+    backward = Translator.from_run(run, device="cpu", engine=engine, overrides=["data.direction=BtoA"])
+    assert (forward.spec.input_channels, forward.spec.output_channels) == (1, 3)
+    assert (backward.spec.input_channels, backward.spec.output_channels) == (3, 1)
+    assert backward(torch.rand(3, 20, 28) * 2 - 1).shape == (1, 20, 28)
 
 
 def test_folder_batches_equal_sizes_and_reports_progress(translator: Translator, tmp_path: Path,
@@ -92,6 +125,7 @@ def test_batch_statistics_models_translate_one_image_at_a_time(engine: Engine, t
     """pix2pix's reference default (train-mode BatchNorm) normalises over the batch: batching would change results."""
     run = make_run(engine, tmp_path / "run", "pix2pix", [*RESNET, "model.no_dropout=true"])  # dropout: random
     t = Translator.from_run(run, device="cpu", engine=engine)
+    assert t.spec.batch_statistics and t.batch_dependent
     rng = np.random.default_rng(0)
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")

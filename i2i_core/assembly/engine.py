@@ -90,9 +90,12 @@ class Engine:
         return recipe
 
     def run(self, recipe: str, preset: str | None = None, **kwargs: Any) -> RunResult:
-        """Train ``recipe`` end to end; see :func:`i2i_core.assembly.run.run` for the arguments."""
+        """Train ``recipe`` end to end: :func:`~i2i_core.assembly.run.run` (plan once, then train) with this engine.
+
+        Keyword arguments: ``config_file``, ``overrides``, ``out``, ``resume``, ``progress``, ``callbacks``.
+        """
         # imported here for start-up time only (run -> trainer -> data, evaluate, report): commands that
-        # list or show things build an Engine but never train; run.py imports nothing of this module
+        # list or show things build an Engine but never train
         from i2i_core.assembly.run import run
 
         return run(self, recipe, preset, **kwargs)

@@ -1,6 +1,8 @@
-"""``Engine.run``: config -> data -> recipe -> training -> held-out scores -> report.
+"""A run, one way: :func:`plan_run` resolves the config once (fresh, or the checkpoint's own on
+resume) -> :func:`train`: data -> recipe -> Trainer -> held-out scores -> report.
 
-The whole run holds ``RUN/.lock`` (:mod:`.runlock`): a second process on the same folder
+The command (``i2i run``, :meth:`Engine.run`) calls the two in turn; nothing here calls back into
+the Engine's config resolution. The whole run holds ``RUN/.lock`` (:mod:`.runlock`): a second process on the same folder
 is turned away with one line, and leftovers of a killed run (temporary files,
 uncommitted checkpoint folders) are removed before anything is written.
 """
@@ -10,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from i2i_core.base.atomic import remove_stale_temporaries
 from i2i_core.base.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
+from i2i_core.config.resolution import Change, Overrides, resolve_config, resolve_resumed
 from i2i_core.config.schema import RunConfig
 from i2i_core.evaluation.evaluate import FixedKeys
 from i2i_core.evaluation.metrics import require_weights
@@ -23,31 +26,20 @@ from i2i_core.io import checkpoint as ckpt
 from i2i_core.io.data import collate_same_size
 from i2i_core.io.report import write_metrics_json
 from i2i_core.io.runlock import RunLock
-from i2i_core.training import profile as profiles
 from i2i_core.training.precision import resolve_device, resolve_precision
 from i2i_core.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from i2i_core.assembly.engine import Engine
+    from i2i_core.registry.registries import Registries
 
-#: settings a resumed run cannot take over: they define the data order, the batches or the
-#: optimizer's state, so the run would no longer be the one its checkpoint continues
-FIXED_ON_RESUME = {
-    "data.batch_size": "the step counter and the data order are per batch",
-    "data.dataset": "the data order is per data set",
-    "data.direction": "the networks learned the other direction",
-    "data.serial_batches": "the data order would change mid-epoch",
-    "trainer.seed": "the data order and augmentation are derived from the seed",
-    "trainer.optimizer": "the optimizer state belongs to the other optimizer",
-    "trainer.init_from": "a resumed run takes its weights from the checkpoint",
-}
 #: files a run writes besides its checkpoints (removed when a folder without a complete checkpoint starts over)
 RUN_OUTPUTS = ("losses.jsonl", "losses.png", "metrics.json", "index.html", "events.jsonl", "samples", "eval")
 
 
 @dataclass
 class RunResult:
-    """What :meth:`Engine.run` returns: the run folder, final losses and held-out metrics."""
+    """What :func:`train` returns: the run folder, final losses and held-out metrics."""
 
     run_dir: Path
     config: RunConfig
@@ -55,12 +47,31 @@ class RunResult:
     metrics: dict
 
 
-def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: str | None = None,
-        overrides: dict | list[str] | tuple[str, ...] | None = None, out: str | None = None,
-        resume: str | None = None, progress: bool | None = None, callbacks: Iterable[object] = ()) -> RunResult:
-    """Resolve the config, build data and recipe, train, score the held-out split, write the report.
+@dataclass(frozen=True)
+class RunPlan:
+    """A run resolved once, before anything is written: its config, its folder, what it continues.
 
     Args:
+        config: the validated config it trains with.
+        out_dir: the run folder.
+        source: the checkpoint it continues (``None``: a new run).
+        changes: ``(dotted key, old, new)`` settings a resumed run changes (applied by the trainer).
+        auto: ``--resume auto``: continue ``out_dir``'s checkpoint if it has one.
+    """
+
+    config: RunConfig
+    out_dir: Path
+    source: ckpt.CheckpointFiles | None = None
+    changes: list[Change] = field(default_factory=list)
+    auto: bool = False
+
+
+def plan_run(registries: Registries, recipe: str, preset: str | None = None, *, config_file: str | None = None,
+             overrides: Overrides | None = None, out: str | None = None, resume: str | None = None) -> RunPlan:
+    """Resolve the config once: a new run's, or the continued checkpoint's own plus the user's changes.
+
+    Args:
+        registries: where the recipe and its presets are looked up.
         recipe: registry name of the recipe.
         preset: preset of that recipe.
         config_file: TOML/JSON file merged over the preset.
@@ -70,45 +81,89 @@ def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: 
             over) or a run folder / ``RUN@step_N`` / checkpoint to continue (into ``out`` if given).
 
     Raises:
-        TrainingInterrupted: Ctrl-C/SIGTERM; the last finished step was checkpointed.
+        ConfigError: a bad setting (checked before any folder is looked at for a new run).
+        CheckpointError: ``resume`` names no checkpoint with training state.
     """
+    if resume is None:  # a new run's settings are checked before its folder: a bad value is the error to report
+        config = resolve_config(registries, recipe, preset, config_file, overrides)
+        return RunPlan(config, Path(out) if out else _default_folder(recipe, preset))
     source: ckpt.CheckpointFiles | None = None
-    # a new run's settings are checked before its folder: a bad value is the error to report, whatever the folder holds
-    fresh = engine.resolve_config(recipe, preset, config_file, overrides) if resume is None else None
-    if resume not in (None, "auto"):
+    if resume != "auto":
         try:
             source = ckpt.resolve_checkpoint(resume)
         except CheckpointError as exc:
             raise CheckpointError(f"--resume {resume}: no checkpoint there ({exc})") from None
         ckpt.find_resume(resume)  # one line when it holds no training state
     out_dir = Path(out) if out else (
-        ckpt.run_folder_of(source.weights) if source is not None else
-        Path("runs") / (f"{recipe}-{preset}" if preset else recipe))
+        ckpt.run_folder_of(source.weights) if source is not None else _default_folder(recipe, preset))
+    if resume == "auto":  # read only: train() checks under the folder's lock that it is still this checkpoint
+        source = ckpt.committed_latest(out_dir / "checkpoints")
+    if source is None:
+        return RunPlan(resolve_config(registries, recipe, preset, config_file, overrides), out_dir, auto=True)
+    config, changes = resolve_resumed(registries, _saved_config(source), recipe, preset, config_file, overrides,
+                                      source=str(ckpt.run_folder_of(source.weights)))
+    return RunPlan(config, out_dir, source, changes, auto=resume == "auto")
+
+
+def train(engine: Engine, plan: RunPlan, *, progress: bool | None = None,
+          callbacks: Iterable[object] = ()) -> RunResult:
+    """Train a resolved :class:`RunPlan`: lock its folder, build data and recipe, train, score, report.
+
+    Raises:
+        ConfigError: the folder holds another run, or changed since the plan was made.
+        TrainingInterrupted: Ctrl-C/SIGTERM; the last finished step was checkpointed.
+    """
+    out_dir = plan.out_dir
     is_main = int(os.environ.get("RANK", "0")) == 0
     lock = RunLock(out_dir, "--out")
     if is_main:
         lock.acquire()
     try:
         existing = _prepare_folder(out_dir) if is_main else ckpt.committed_latest(out_dir / "checkpoints")
-        if resume == "auto":
-            source = existing
-        elif source is None and existing is not None:
+        if plan.auto:
+            if _step_of(existing) != _step_of(plan.source):
+                raise ConfigError(f"{out_dir} changed while this run started (checkpoint of step "
+                                  f"{_step_of(plan.source)} then {_step_of(existing)}); run the command again")
+        elif plan.source is None and existing is not None:
             raise ConfigError(f"{out_dir} already holds a run (checkpoint of step {existing.step}); pass --resume auto "
                               f"to continue it or --out to start elsewhere")
-        elif source is not None and existing is not None and ckpt.run_folder_of(source.weights).resolve() != out_dir.resolve():
+        elif (plan.source is not None and existing is not None
+              and ckpt.run_folder_of(plan.source.weights).resolve() != out_dir.resolve()):
             raise ConfigError(f"--out {out_dir} already holds another run (step {existing.step}); pick an empty --out "
-                              f"to continue {resume} there")
+                              f"to continue {plan.source.weights} there")
         if existing is None and is_main:
             _clear_outputs(out_dir)
-        if source is not None:
-            run_cfg, changes = _resume_config(engine, recipe, preset, config_file, overrides, source)
-        else:
-            if fresh is None:  # --resume auto into a folder with nothing to continue
-                fresh = engine.resolve_config(recipe, preset, config_file, overrides)
-            run_cfg, changes = fresh, []
-        return _train(engine, run_cfg, out_dir, source, changes, progress, callbacks)
+        return _train(engine, plan.config, out_dir, plan.source, plan.changes, progress, callbacks)
     finally:
         lock.release()
+
+
+def run(engine: Engine, recipe: str, preset: str | None = None, *, config_file: str | None = None,
+        overrides: Overrides | None = None, out: str | None = None, resume: str | None = None,
+        progress: bool | None = None, callbacks: Iterable[object] = ()) -> RunResult:
+    """:func:`plan_run` then :func:`train` (what ``i2i run`` does); arguments as there."""
+    plan = plan_run(engine.registries, recipe, preset, config_file=config_file, overrides=overrides, out=out,
+                    resume=resume)
+    return train(engine, plan, progress=progress, callbacks=callbacks)
+
+
+def _default_folder(recipe: str, preset: str | None) -> Path:
+    return Path("runs") / (f"{recipe}-{preset}" if preset else recipe)
+
+
+def _step_of(ref: ckpt.CheckpointFiles | None) -> int | None:
+    return None if ref is None else ref.step
+
+
+def _saved_config(source: ckpt.CheckpointFiles) -> dict[str, Any]:
+    meta = ckpt.weights_header(source.weights)
+    try:
+        saved = json.loads(meta["config"])
+    except (KeyError, ValueError):
+        raise CheckpointError(f"{source.weights}: no i2i config in its header; cannot resume from it") from None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{source.weights}: its header's config is not a mapping; cannot resume from it")
+    return saved
 
 
 def _prepare_folder(out_dir: Path) -> ckpt.CheckpointFiles | None:
@@ -145,46 +200,6 @@ def _clear_outputs(out_dir: Path) -> None:
             path.unlink()
 
 
-def _resume_config(engine: Engine, recipe: str, preset: str | None, config_file: str | None,
-                   overrides: Any, source: ckpt.CheckpointFiles) -> tuple[RunConfig, list[tuple[str, Any, Any]]]:
-    """The config a resumed run trains with: the checkpoint's own, plus ``--config``/``--set``/``--data``.
-
-    Returns the config and the list of ``(dotted key, old, new)`` changes, each of which is applied
-    (the trainer rescales the optimizers' rates, rebuilds the data, ...) or refused here.
-    """
-    meta = ckpt.weights_header(source.weights)
-    try:
-        saved = json.loads(meta["config"])
-    except (KeyError, ValueError):
-        raise CheckpointError(f"{source.weights}: no i2i config in its header; cannot resume from it") from None
-    if saved.get("recipe") != recipe:
-        raise ConfigError(f"--resume: {ckpt.run_folder_of(source.weights)} is a {saved.get('recipe')} run, not {recipe}")
-    saved_preset = saved.get("preset")
-    if preset is not None and preset != saved_preset:
-        raise ConfigError(f"--resume: the run was trained with --preset {saved_preset}, not {preset}; drop --preset "
-                          f"(the checkpoint's config is kept) or start a new run with --init-from")
-    base = {k: v for k, v in saved.items() if k not in ("recipe", "preset")}
-    run_cfg = engine.resolve_config(recipe, None, config_file, overrides, base=base)
-    run_cfg.preset = saved_preset
-    old = engine.validate({**base, "recipe": recipe, "preset": saved_preset}).model_dump()
-    changes = _diff(old, run_cfg.model_dump())
-    refused = [(k, a, b) for k, a, b in changes if k in FIXED_ON_RESUME]
-    if refused:
-        key, a, b = refused[0]
-        raise ConfigError(f"--resume: {key} changed from {a!r} to {b!r}, which a resumed run cannot apply "
-                          f"({FIXED_ON_RESUME[key]}); keep {a!r} or start a new run with --init-from")
-    return run_cfg, changes
-
-
-def _diff(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[tuple[str, Any, Any]] = []
-        for key in sorted(set(old) | set(new)):
-            out += _diff(old.get(key), new.get(key), f"{prefix}{key}.")
-        return out
-    return [] if old == new else [(prefix[:-1], old, new)]
-
-
 def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.CheckpointFiles | None,
            changes: list[tuple[str, Any, Any]], progress: bool | None, callbacks: Iterable[object]) -> RunResult:
     resolve_precision(run.trainer.precision, resolve_device(run.trainer.device))  # fp16 on CPU etc.: fail first
@@ -199,11 +214,6 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
     except DataError:
         held_out = None
     rec.configure_dataset(train, "train")
-    if run.trainer.profile != "exact":  # decided on the real step budget (compile only pays back on long runs)
-        per_epoch = -(-len(train) // run.data.batch_size)
-        total = run.trainer.max_steps or max(1, run.trainer.n_epochs + run.trainer.n_epochs_decay) * per_epoch
-        chosen = profiles.choose(run.trainer, resolve_device(run.trainer.device), total)
-        run.trainer = profiles.apply(run.trainer, chosen)
     if held_out is not None:
         rec.configure_dataset(held_out, run.data.test_split)
     loggers = [engine.registries.loggers.build(name, run_dir=out_dir, config=run) for name in run.trainer.loggers]
@@ -225,4 +235,5 @@ def _train(engine: Engine, run: RunConfig, out_dir: Path, source: ckpt.Checkpoin
         if trainer.out_dir is not None:
             write_metrics_json(out_dir / "metrics.json", metrics)
     trainer.write_index(metrics)
-    return RunResult(out_dir, run, result.logs, metrics)
+    # the trainer chose the profile on the real step budget: its config is the one that trained
+    return RunResult(out_dir, trainer.run_config or run, result.logs, metrics)

@@ -30,6 +30,21 @@ log = logging.getLogger(__name__)
 #: the user's overrides: a nested dict, or ``a.b=c`` strings as ``--set`` takes them
 Overrides = Mapping[str, Any] | Sequence[str]
 
+#: settings a resumed run cannot take over: they define the data order, the batches or the
+#: optimizer's state, so the run would no longer be the one its checkpoint continues
+FIXED_ON_RESUME = {
+    "data.batch_size": "the step counter and the data order are per batch",
+    "data.dataset": "the data order is per data set",
+    "data.direction": "the networks learned the other direction",
+    "data.serial_batches": "the data order would change mid-epoch",
+    "trainer.seed": "the data order and augmentation are derived from the seed",
+    "trainer.optimizer": "the optimizer state belongs to the other optimizer",
+    "trainer.init_from": "a resumed run takes its weights from the checkpoint",
+}
+
+#: one changed setting of a resumed run: ``(dotted key, saved value, new value)``
+Change = tuple[str, Any, Any]
+
 
 def resolve_config(
     registries: Registries,
@@ -78,6 +93,58 @@ def resolve_config(
                           f"{recipe}; use it with `i2i translate`, or pick a training reader "
                           f"({', '.join(e.name for e in registries.datasets.entries() if e.training)})")
     return run
+
+
+def resolve_resumed(
+    registries: Registries,
+    saved: Mapping[str, Any],
+    recipe: str,
+    preset: str | None = None,
+    config_file: str | None = None,
+    overrides: Overrides | None = None,
+    *,
+    source: str = "the checkpoint",
+) -> tuple[RunConfig, list[Change]]:
+    """The config a resumed run trains with: the checkpoint's own, plus ``--config``/``--set``.
+
+    Args:
+        saved: the config stored with the checkpoint (its ``recipe`` and ``preset`` included).
+        recipe, preset: what the command asked for; they must be the saved run's.
+        source: how messages name the run being continued.
+
+    Returns:
+        The config and its ``(dotted key, old, new)`` changes, each of which the trainer applies
+        (rescaled learning rates, a rebuilt data set, ...).
+
+    Raises:
+        ConfigError: another recipe or preset, or a change in :data:`FIXED_ON_RESUME`.
+    """
+    if saved.get("recipe") != recipe:
+        raise ConfigError(f"--resume: {source} is a {saved.get('recipe')} run, not {recipe}")
+    saved_preset = saved.get("preset")
+    if preset is not None and preset != saved_preset:
+        raise ConfigError(f"--resume: the run was trained with --preset {saved_preset}, not {preset}; drop --preset "
+                          f"(the checkpoint's config is kept) or start a new run with --init-from")
+    base = {k: v for k, v in saved.items() if k not in ("recipe", "preset")}
+    run = resolve_config(registries, recipe, None, config_file, overrides, base=base)
+    run.preset = saved_preset
+    old = validate(registries, {**base, "recipe": recipe, "preset": saved_preset}).model_dump()
+    changes = _diff(old, run.model_dump())
+    refused = [(k, a, b) for k, a, b in changes if k in FIXED_ON_RESUME]
+    if refused:
+        key, a, b = refused[0]
+        raise ConfigError(f"--resume: {key} changed from {a!r} to {b!r}, which a resumed run cannot apply "
+                          f"({FIXED_ON_RESUME[key]}); keep {a!r} or start a new run with --init-from")
+    return run, changes
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[Change]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[Change] = []
+        for key in sorted(set(old) | set(new)):
+            out += _diff(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [(prefix[:-1], old, new)]
 
 
 def validate(registries: Registries, merged: dict[str, Any], *, cross_checks: bool = True) -> RunConfig:

@@ -20,8 +20,6 @@ the prediction (only when the input is an image of the target's shape).
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -31,7 +29,7 @@ from torch.utils.data import DataLoader, Subset
 
 from i2i_core.evaluation import metrics as M
 from i2i_core.io.data import seeded_keys, to_device
-from i2i_core.io.report import save_grid
+from i2i_core.io.report import metrics_json, save_grid
 from i2i_core.recipe.contract import Recipe
 
 
@@ -76,16 +74,8 @@ class Scores(dict):
         self.notes: dict[str, str] = {}
 
     def to_json(self) -> str:
-        """Valid JSON: NaN/inf become ``null`` and ``notes`` says why."""
-        clean: dict[str, Any] = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None)
-                                 for k, v in self.items()}
-        notes = dict(self.notes)
-        for k, v in self.items():
-            if clean[k] is None and k not in notes:
-                notes[k] = f"not a finite number ({v})"
-        if notes:
-            clean["notes"] = notes
-        return json.dumps(clean, indent=2)
+        """Valid JSON: NaN/inf become ``null`` and ``notes`` says why (:func:`i2i_core.io.report.metrics_json`)."""
+        return metrics_json(self)
 
 
 def _pairs(recipe: Recipe, batch: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:

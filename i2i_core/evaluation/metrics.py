@@ -35,8 +35,6 @@ from i2i_core.base.errors import I2IError, first_line
 METRICS = ("fid", "kid", "lpips", "psnr", "ssim")
 #: direction of each metric, for best-checkpoint selection
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False, "fid": False, "kid": False}
-#: metrics scored image by image against the target (the rest compare two sets)
-PAIRED = ("psnr", "ssim", "lpips")
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 LPIPS_FILE = "alexnet-owt-7be5be79.pth"

@@ -1,24 +1,24 @@
 """Taking a generator out of i2i: ONNX, TorchScript and ``torch.export`` files that describe themselves.
 
-The exported graph is what ``i2i translate`` computes for one batch:
+The exported graph is what ``i2i translate`` computes for one batch, as the recipe's
+:meth:`~i2i_core.recipe.contract.Recipe.export_graph` states it:
 
-* photo recipes (pix2pix, CycleGAN): input ``image``, NCHW float in [-1, 1] with
-  ``input_nc`` channels; output ``output`` in [-1, 1];
-* label-map recipes (pix2pixHD with ``label_nc > 0``): inputs ``label`` (N, 1, H, W) and, unless
-  ``no_instance``, ``inst`` (N, 1, H, W), both integer ids stored as float; the one-hot encoding
-  and the instance edge map are part of the graph.
+* image models (pix2pix, CycleGAN; the default ``export_graph``): input ``image``, NCHW float in
+  [-1, 1] with the model's input channels; output ``output`` in [-1, 1];
+* label-map models (pix2pixHD): the inputs the recipe names (``label`` and ``inst``: (N, 1, H, W)
+  integer ids stored as float), with the recipe's pre-processing (one-hot encoding, instance edges)
+  inside the graph.
 
 Height and width are dynamic by default (fully convolutional generators); they must be multiples
 of the generator's size multiple, which the metadata states together with the input names, the
 value range, the channels and the run's config (ONNX ``metadata_props``; ``i2i.json`` among the
-extra files of TorchScript and ``torch.export`` archives). Generators whose reference inference
-normalises with batch statistics (pix2pix without ``eval_mode``) are exported that way: each
-image is normalised with its own statistics, without dropout noise.
+extra files of TorchScript and ``torch.export`` archives). Models whose inference normalises with
+batch statistics (``InferenceSpec.batch_statistics``: pix2pix without ``eval_mode``) are exported
+that way: each batch is normalised with its own statistics, without dropout noise.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ import torch
 from torch import nn
 
 from i2i_core.base.errors import ConfigError, first_line
-from i2i_core.inference.tiling import size_multiple
 from i2i_core.io.images import require
 
 FORMATS = ("onnx", "torchscript", "exported-program")
@@ -52,55 +51,48 @@ class BatchStatisticsNorm(nn.Module):
         return y
 
 
+def _with_batch_statistics(module: nn.Module) -> None:
+    """Replace every BatchNorm of ``module`` (in place) by :class:`BatchStatisticsNorm`."""
+    for name, m in list(module.named_modules()):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            parent = module.get_submodule(name.rpartition(".")[0]) if "." in name else module
+            setattr(parent, name.rpartition(".")[2], BatchStatisticsNorm(m))
+
+
+def example_side(translator: Any, size: int | None = None) -> int:
+    """The tracing side: ``size`` (default the training crop) rounded up to the size multiple."""
+    multiple = translator.multiple
+    side = size or translator.run.data.crop_size
+    return max(multiple, -(-side // multiple) * multiple)
+
+
 class Exportable(nn.Module):
-    """The recipe's inference as a plain module: ``forward(image)`` or ``forward(label, inst)``.
+    """The recipe's inference as a plain module, ready to trace: ``forward(*inputs)``.
+
+    Built from :meth:`~i2i_core.recipe.contract.Recipe.export_graph`, in eval mode, with
+    per-batch normalisation when the model's outputs depend on batch statistics.
 
     Args:
         translator: a loaded :class:`~i2i_core.inference.translator.Translator`.
+        size: example side for tracing (default: the training crop, rounded to the size multiple).
     """
 
-    def __init__(self, translator: Any) -> None:
+    def __init__(self, translator: Any, size: int | None = None) -> None:
         super().__init__()
-        recipe = translator.recipe
-        self.recipe = recipe
-        self.net = copy.deepcopy(recipe.nets[translator.net_name]).cpu()
-        cfg = recipe.config
-        if getattr(cfg, "instance_feat", False) or getattr(cfg, "label_feat", False):
-            raise ConfigError("export of a pix2pixHD model with instance_feat/label_feat is not supported: its "
-                              "features are sampled from clusters at run time; export a model trained without them")
+        spec = translator.spec
+        graph = translator.recipe.export_graph(spec, example_side(translator, size))
+        self.net = graph.module.cpu()
         self.net.eval()
-        if getattr(cfg, "eval_mode", True) is False:
+        if spec.batch_statistics:
             # the reference's test.py default: BatchNorm with the batch's statistics, never updated in the graph
-            for name, m in list(self.net.named_modules()):
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    parent = self.net.get_submodule(name.rpartition(".")[0]) if "." in name else self.net
-                    setattr(parent, name.rpartition(".")[2], BatchStatisticsNorm(m))
-        self.ids_input = translator.ids_input
-        self.with_inst = self.ids_input and not getattr(cfg, "no_instance", True)
-        self.key = recipe.inference.input
+            _with_batch_statistics(self.net)
+        self.examples = tuple(graph.inputs)
+        self.input_names = list(graph.input_names)
+        self.metadata = dict(graph.metadata)
+        self.spec = spec
 
-    @property
-    def input_names(self) -> list[str]:
-        return ["label", "inst"] if self.with_inst else ["label"] if self.ids_input else ["image"]
-
-    def forward(self, x: torch.Tensor, inst: torch.Tensor | None = None) -> torch.Tensor:
-        if not self.ids_input:
-            return self.net(x)
-        batch: dict[str, torch.Tensor] = {self.key: x}
-        if inst is not None:
-            batch["inst"] = inst
-        return self.net(self.recipe.generator_input(batch))
-
-
-def _examples(module: Exportable, channels: int, side: int, dtype: torch.dtype, label_nc: int) -> tuple:
-    """Example inputs for tracing; batch 2, so that exporters do not specialise the batch size to 1."""
-    g = torch.Generator().manual_seed(0)
-    if not module.ids_input:
-        return (torch.rand(2, channels, side, side, generator=g, dtype=torch.float32).mul(2).sub(1).to(dtype),)
-    label = torch.randint(0, label_nc, (2, 1, side, side), generator=g).float()
-    if module.with_inst:
-        return label, torch.randint(0, 4, (2, 1, side, side), generator=g).float()
-    return (label,)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(*inputs)
 
 
 def export_run(run: str | Path, output: str | Path, *, fmt: str = "onnx", dynamic: bool = True, fp16: bool = False,
@@ -128,48 +120,48 @@ def export_run(run: str | Path, output: str | Path, *, fmt: str = "onnx", dynami
     if fmt == "onnx":
         require("onnx", "export to ONNX", "pip install 'i2i-core[export]'")
     translator = Translator.from_run(run, device="cpu", overrides=list(overrides), engine=engine)
-    module = Exportable(translator)
-    multiple = size_multiple(module.net)
-    side = size or translator.run.data.crop_size
-    side = max(multiple, -(-side // multiple) * multiple)
-    dtype = torch.float16 if fp16 else torch.float32
+    module = Exportable(translator, size)
+    spec, multiple = module.spec, translator.multiple
+    examples = module.examples
     if fp16:
         module = module.half()
-    cfg = translator.recipe.config
-    label_nc = int(getattr(cfg, "label_nc", 0) or 0)
-    in_nc = translator.input_nc if not module.ids_input else 1
-    examples = _examples(module, in_nc or 3, side, dtype, max(1, label_nc))
-    if module.ids_input and fp16:
-        examples = tuple(e.half() for e in examples)
+        examples = tuple(e.half() if e.is_floating_point() else e for e in examples)
     with torch.no_grad():
         out = module(*examples)
     info: dict[str, Any] = {
         "format": "i2i-export", "recipe": translator.run.recipe, "input_names": module.input_names,
         "output_name": "output", "layout": "NCHW", "dtype": "float16" if fp16 else "float32",
-        "input_value_range": "class ids" if module.ids_input else "[-1, 1]", "output_value_range": "[-1, 1]",
-        "input_channels": 1 if module.ids_input else in_nc, "output_channels": int(out.shape[1]),
-        "size_multiple": multiple, "dynamic": dynamic, "label_nc": label_nc,
+        "input_kind": spec.input_kind, "input_value_range": "class ids" if spec.reads_ids else "[-1, 1]",
+        "output_value_range": "[-1, 1]", "input_channels": spec.input_channels,
+        "output_channels": int(out.shape[1]), "size_multiple": multiple, "dynamic": dynamic,
+        "classes": spec.classes, "instance_map": spec.instance_map,
         "config": translator.run.model_dump(mode="json"),
     }
-    info["inputs"] = ", ".join(f"{n} (N,{1 if module.ids_input else in_nc},H,W)" for n in module.input_names)
+    info["inputs"] = ", ".join(f"{n} (N,{e.shape[1]},H,W)" for n, e in zip(module.input_names, examples, strict=True))
+    clash = sorted(set(module.metadata) & set(info))
+    if clash:
+        raise ConfigError(f"recipe {info['recipe']!r}: ExportGraph.metadata keys {clash} are the core's; "
+                          "expected keys of the recipe's own")
+    info.update(module.metadata)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "onnx":
         _to_onnx(module, examples, output, info, dynamic, opset)
     elif fmt == "torchscript":
         with torch.no_grad():
-            traced = torch.jit.trace(module, examples, check_trace=False)
+            traced = torch.jit.trace(module.net, examples, check_trace=False)
         torch.jit.save(traced, str(output), _extra_files={"i2i.json": json.dumps(info)})
     else:
         from torch.export import Dim, export
 
         shapes = None
         if dynamic:
+            # every input shares N, H and W (an instance map is the label map's size)
             h, w = Dim("h_blocks", min=1), Dim("w_blocks", min=1)
-            spec = {0: Dim("batch", min=1), 2: multiple * h, 3: multiple * w}
-            shapes = {"x": spec, **({"inst": spec} if module.with_inst else {})}
+            spec_dims = {0: Dim("batch", min=1), 2: multiple * h, 3: multiple * w}
+            shapes = tuple(spec_dims for _ in examples)
         try:
-            program = export(module, examples, dynamic_shapes=shapes)
+            program = export(module.net, examples, dynamic_shapes=shapes)
         except Exception as exc:  # data-dependent checks (e.g. label ids) do not trace
             raise ConfigError(f"torch.export cannot capture this {info['recipe']} model ({type(exc).__name__}: "
                               f"{first_line(exc)}); use --format onnx or torchscript") from None
@@ -187,7 +179,7 @@ def _to_onnx(module: Exportable, examples: tuple, output: Path, info: dict, dyna
     with warnings.catch_warnings():
         # tracing turns Python-side checks (label ids in range) into constants: expected here
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, examples, str(output), dynamo=False, input_names=module.input_names,
+        torch.onnx.export(module.net, examples, str(output), dynamo=False, input_names=module.input_names,
                           output_names=["output"], dynamic_axes=dynamic_axes, opset_version=opset)
     model = onnx.load(str(output))
     for key, value in info.items():

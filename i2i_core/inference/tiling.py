@@ -42,8 +42,8 @@ _PROBE = 1 << 12  # probe side on the meta device: no memory, any stride product
 # --- what the generator needs ------------------------------------------------------------
 
 
-def _meta_probe(net: nn.Module, side: int = _PROBE) -> tuple[int, list[tuple[int, int]]]:
-    """Run ``net`` on a meta tensor: ``(input channels, [(min side, bytes) per leaf output])``."""
+def _meta_probe(net: nn.Module, side: int = _PROBE) -> tuple[int, list[tuple[int, int]], int]:
+    """Run ``net`` on a meta tensor: ``(input channels, [(min side, bytes) per leaf output], output channels)``."""
     from torch.func import functional_call
 
     first = next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
@@ -60,11 +60,21 @@ def _meta_probe(net: nn.Module, side: int = _PROBE) -> tuple[int, list[tuple[int
     state = {k: torch.empty_like(v, device="meta") for k, v in [*net.named_parameters(), *net.named_buffers()]}
     try:
         with torch.no_grad():
-            functional_call(net, state, (torch.empty(1, first.in_channels, side, side, device="meta"),))
+            out = functional_call(net, state, (torch.empty(1, first.in_channels, side, side, device="meta"),))
     finally:
         for h in handles:
             h.remove()
-    return first.in_channels, seen
+    out_channels = out.shape[1] if isinstance(out, torch.Tensor) and out.dim() == 4 else 0
+    return first.in_channels, seen, out_channels
+
+
+def channels(net: nn.Module) -> tuple[int, int]:
+    """``(input, output)`` channels of a convolutional generator: its first ``Conv2d``'s input, and
+    what a meta-tensor forward returns (no memory, no compute)."""
+    in_channels, _, out_channels = _meta_probe(net)
+    if not out_channels:
+        raise ConfigError(f"{type(net).__name__} does not return an (N, C, H, W) tensor; expected an image generator")
+    return in_channels, out_channels
 
 
 def size_multiple(net: nn.Module) -> int:
@@ -77,7 +87,7 @@ def size_multiple(net: nn.Module) -> int:
     explicit = getattr(net, "size_multiple", None)
     if isinstance(explicit, int) and explicit > 0:
         return explicit
-    _, seen = _meta_probe(net)
+    _, seen, _ = _meta_probe(net)
     smallest = min(s for s, _ in seen)
     return max(1, _PROBE // max(1, smallest))
 
@@ -85,7 +95,7 @@ def size_multiple(net: nn.Module) -> int:
 def activation_bytes_per_pixel(net: nn.Module) -> float:
     """An upper bound of the activation memory per input pixel (fp32, batch 1): every layer's
     output counted as if all were alive at once."""
-    _, seen = _meta_probe(net, 512)
+    _, seen, _ = _meta_probe(net, 512)
     return sum(b for _, b in seen) / (512 * 512)
 
 

@@ -19,8 +19,9 @@ large for one pass. What comes back has the input's kind, size and depth:
 * a path (``str``/``Path``): the decoded file is translated; the result comes back as a PIL
   image where PIL can hold it, else as an ndarray.
 
-For pix2pixHD (a recipe reading label maps) the input is a label map of integer ids, and
-``inst=`` passes the instance map of the same size.
+What a model reads comes from its recipe's :class:`~i2i_core.recipe.contract.InferenceSpec`:
+for a label-map model (pix2pixHD) the input is a map of integer class ids, and ``inst=`` passes
+the instance map of the same size when the model takes one.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ import torch.nn.functional as F
 from i2i_core.assembly.engine import Engine
 from i2i_core.base.errors import ConfigError, DataError, I2IError
 from i2i_core.inference.loading import load_for_inference
-from i2i_core.inference.tiling import ShapedGenerator, auto_tile, size_multiple
+from i2i_core.inference.spec import resolved_spec
+from i2i_core.inference.tiling import ShapedGenerator, auto_tile
 from i2i_core.io import checkpoint as ckpt
 from i2i_core.io import images as imageio
 from i2i_core.io.data import seeded_keys
+from i2i_core.io.images import IMAGE_SUFFIXES
 from i2i_core.training.precision import resolve_device, resolve_precision
 
 #: inputs whose longer side exceeds this many training crops get a note (statistics differ)
 LARGE_INPUT_FACTOR = 4
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 
 
 class TranslateNote(UserWarning):
@@ -93,7 +95,9 @@ class Translator:
             net.to(self.device)
         self.net_name = recipe.inference_nets()[0]
         net = recipe.nets[self.net_name]
-        self.multiple = size_multiple(net)
+        #: what the model takes and gives (the recipe's inference contract, blanks measured on ``net``)
+        self.spec = resolved_spec(recipe, net)
+        self.multiple = self.spec.size_multiple or 1
         if tile == "auto":
             if not max_memory:
                 raise ConfigError("--tile auto needs --max-memory (e.g. 2GiB): the activation budget per tile")
@@ -103,14 +107,21 @@ class Translator:
         self.tile, self.overlap, self.norm_stats = tile, overlap, norm_stats
         self.resize = _parse_resize(resize)
         self.value_range = value_range if value_range is not None else getattr(run.data, "value_range", None)
-        cfg = recipe.config
-        self.ids_input = bool(getattr(cfg, "label_nc", 0))  # pix2pixHD with label_nc > 0: integer class ids
-        self.input_nc = getattr(cfg, "input_nc", None) if not self.ids_input else 1
-        if getattr(recipe, "direction", "AtoB") == "BtoA":  # CycleGAN BtoA: G_B reads the output_nc domain
-            self.input_nc = getattr(cfg, "output_nc", self.input_nc)
-        # train-mode BatchNorm (pix2pix's reference default) normalises over the batch: one image per batch
-        self.batch_dependent = getattr(cfg, "eval_mode", True) is False and any(
-            isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+    @property
+    def ids_input(self) -> bool:
+        """Whether the input is a map of integer class ids (``spec.input_kind == "label_map"``)."""
+        return self.spec.reads_ids
+
+    @property
+    def input_nc(self) -> int | None:
+        """Channels of the input (1 for a label map)."""
+        return self.spec.input_channels
+
+    @property
+    def batch_dependent(self) -> bool:
+        """Whether outputs depend on the batch's statistics (train-mode BatchNorm): one image per batch."""
+        return self.spec.batch_statistics
 
     # --- construction --------------------------------------------------------------------
     @classmethod
@@ -192,6 +203,9 @@ class Translator:
     def _run_one(self, x: torch.Tensor, inst: Any = None) -> torch.Tensor:
         x = self._resize(x)
         batch: dict[str, Any] = {self.recipe.inference.input: x[None]}
+        if inst is not None and not self.spec.instance_map:
+            raise ConfigError(f"inst= was given, but this {self.run.recipe} model takes no instance map; "
+                              "pass the input alone")
         if inst is not None:
             d = inst if isinstance(inst, imageio.Decoded) else _decode_any(inst)
             t = self._resize(d.data.to(torch.float32), ids=True)
@@ -406,7 +420,7 @@ def _output_names(paths: list[Path], output_format: str, translator: Translator)
     formats = {"auto": None, "png": ".png", "tif": ".tif", "tiff": ".tif", "jpg": ".jpg"}
     if output_format not in formats:
         raise ConfigError(f"--output-format {output_format!r}: expected one of {', '.join(formats)}")
-    out_nc = _output_channels(translator)
+    out_nc = translator.spec.output_channels or 1
     stems: dict[str, int] = {}
     for p in paths:
         stems[p.stem] = stems.get(p.stem, 0) + 1
@@ -422,13 +436,6 @@ def _output_names(paths: list[Path], output_format: str, translator: Translator)
         clash = stems[p.stem] > 1 and p.suffix.lower() != suffix
         names[str(p)] = ((p.name if clash else p.stem) + suffix, depth)
     return names
-
-
-def _output_channels(translator: Translator) -> int:
-    cfg = translator.recipe.config
-    if getattr(translator.recipe, "direction", "AtoB") == "BtoA":
-        return int(getattr(cfg, "input_nc", 3))
-    return int(getattr(cfg, "output_nc", 3))
 
 
 def _writable(folder: Path) -> None:

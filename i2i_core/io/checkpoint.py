@@ -38,7 +38,6 @@ _DTYPES = {
     torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
     torch.bool: "BOOL",
 }
-_FROM_CODE = {v: k for k, v in _DTYPES.items()}
 
 
 @dataclass

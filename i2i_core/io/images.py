@@ -33,6 +33,9 @@ Depth = Literal["uint8", "uint16", "float32"]
 DEPTHS: tuple[str, ...] = ("uint8", "uint16", "float32")
 _MAX = {"uint8": 255.0, "uint16": 65535.0}
 _TIFF = (".tif", ".tiff")
+#: file suffixes read as images when listing a folder or a glob (compared lower-case, like the reference's
+#: IMG_EXTENSIONS); the readers and ``i2i translate`` share this one list
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 #: the most channels i2i reads or writes (``input_nc``/``output_nc`` up to 16)
 MAX_CHANNELS = 16
 

@@ -112,23 +112,29 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return out
 
 
-def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
-    """Write scores as valid JSON: NaN/inf become ``null`` with the reason under ``notes``."""
-    if hasattr(metrics, "to_json"):
-        return atomic_write_text(path, metrics.to_json() + "\n")
-    notes = dict(metrics.get("notes", {}) or {})
+def metrics_json(metrics: Mapping[str, Any]) -> str:
+    """Scores as valid JSON text: NaN/inf and ``None`` scores become ``null``, and ``notes`` says why.
+
+    Notes come from a ``notes`` entry or attribute (:class:`i2i_core.evaluation.evaluate.Scores`); a
+    null score without one gets a note of its own. The one serialiser of ``metrics.json``.
+    """
+    notes = {**(getattr(metrics, "notes", None) or {}), **(metrics.get("notes") or {})}
     clean: dict[str, Any] = {}
-    for k, v in metrics.items():
-        if k == "notes":
+    for key, value in metrics.items():
+        if key == "notes":
             continue
-        if isinstance(v, float) and not math.isfinite(v):
-            clean[k] = None
-            notes.setdefault(k, f"not a finite number ({v})")
-        else:
-            clean[k] = v
+        finite = not isinstance(value, float) or math.isfinite(value)
+        clean[key] = value if finite and value is not None else None
+        if clean[key] is None:
+            notes.setdefault(key, "no value" if value is None else f"not a finite number ({value})")
     if notes:
         clean["notes"] = notes
-    return atomic_write_text(path, json.dumps(clean, indent=2) + "\n")
+    return json.dumps(clean, indent=2)
+
+
+def write_metrics_json(path: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write :func:`metrics_json` of ``metrics`` to ``path``, atomically."""
+    return atomic_write_text(path, metrics_json(metrics) + "\n")
 
 
 # --- loss plot ------------------------------------------------------------------------

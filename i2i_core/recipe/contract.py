@@ -12,6 +12,12 @@ member                     called / read by         what it is
 ``Config``                 config resolution        pydantic model of the ``model.*`` options (``extra="forbid"``)
 ``defaults``               config resolution        nested overrides of ``data``/``trainer`` this recipe needs
 ``inference``              translate, export        an :class:`Inference`: reader, folder and input key
+``inference_spec()``       translate, tiling,       an :class:`InferenceSpec` of the loaded model: input kind
+                           export                   (image or label map), channels, classes, instance map,
+                                                    size multiple, batch-statistics dependence
+``export_graph(spec, s)``  ``i2i export``           an :class:`ExportGraph`: the module, its example inputs
+                                                    (side ``s``) and their names (default: the inference
+                                                    network fed the image as it is)
 ``validate_run(run)``      config resolution        cross-section checks of a :class:`~i2i_core.RunConfig`
 ``build(ctx)``             ``setup``                networks, losses, optimizers -> :class:`Modules` (implement)
 ``training_step(b, s)``    trainer                  one iteration; returns the losses as tensors (implement)
@@ -31,6 +37,13 @@ member                     called / read by         what it is
 
 ``evaluation_pairs(batch)`` (``{direction: pair}``) may replace ``evaluation_pair`` for a recipe
 that translates both ways (CycleGAN); :mod:`i2i_core.evaluation.evaluate` looks for it.
+
+What the core knows of a trained model's input and output comes from ``inference_spec()`` and
+``export_graph()`` only: the core never reads a recipe's ``Config`` fields. A recipe whose
+generator takes an image with as many channels as its first convolution and whose ``translate``
+is ``G(batch[inference.input])`` needs neither (the blanks of the default spec are measured on the
+network); a recipe that reads label maps, takes an instance map, depends on batch statistics or
+computes more than ``G(x)`` overrides both (pix2pixHD does, in its plugin).
 
 The trainer runs ``training_step`` under autocast and owns the grad scaler, so a
 recipe never mentions precision: ``step.backward`` scales, ``step.optimizer_step``
@@ -55,15 +68,17 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Mapping
 
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from i2i_core.base.distributed import all_reduce_gradients
+from i2i_core.base.errors import ConfigError
 
 if TYPE_CHECKING:
     from i2i_core.config.schema import DataConfig, RunConfig, TrainerConfig
@@ -205,6 +220,91 @@ class Inference:
     input: str = "A"
 
 
+#: what a model reads: an image in [-1, 1], or a map of integer class ids (stored as float)
+InputKind = Literal["image", "label_map"]
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """What a loaded model takes and gives, as translate, tiling and export need to know it.
+
+    Returned by :meth:`Recipe.inference_spec`; a field left ``None`` is measured on the inference
+    network by the core (``i2i_core.inference.spec``).
+
+    Args:
+        input_kind: ``"image"`` (the input key holds (N, C, H, W) floats in [-1, 1]) or
+            ``"label_map"`` (it holds (N, 1, H, W) integer class ids in ``[0, classes)``, stored as
+            float; read from one-channel files, resized by nearest neighbour, never normalised).
+        input_channels: channels of an ``"image"`` input (files with other channels are converted
+            or refused); None: the input channels of the network's first ``Conv2d``. A label map
+            has one channel.
+        output_channels: channels of the translated image; None: measured by running the
+            network on a meta tensor.
+        classes: ``"label_map"`` only: the number of classes (ids run from 0 to ``classes - 1``).
+        instance_map: whether the model also takes an instance map: (N, 1, H, W) integer ids under
+            the batch key ``inst`` (``Translator(..., inst=)``, ``test_inst/`` in a data root),
+            resized by nearest neighbour like a label map.
+        size_multiple: the multiple both image sides must be; None: measured on the network
+            (``net.size_multiple`` when it has one, else the product of its strides).
+        batch_statistics: whether ``translate`` normalises with the statistics of the batch at hand
+            (train-mode BatchNorm): translation then runs one image per batch, and export replaces
+            the network's BatchNorm layers by per-batch normalisation.
+    """
+
+    input_kind: InputKind = "image"
+    input_channels: int | None = None
+    output_channels: int | None = None
+    classes: int = 0
+    instance_map: bool = False
+    size_multiple: int | None = None
+    batch_statistics: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_kind not in ("image", "label_map"):
+            raise ConfigError(f"InferenceSpec.input_kind {self.input_kind!r}: expected 'image' or 'label_map'")
+        if self.input_kind == "label_map" and self.classes < 1:
+            raise ConfigError(f"InferenceSpec.classes {self.classes}: a label-map input needs the class count (>= 1)")
+        if self.input_kind == "label_map" and self.input_channels not in (None, 1):
+            raise ConfigError(f"InferenceSpec.input_channels {self.input_channels}: a label map has one channel")
+        if self.input_kind == "image" and self.classes:
+            raise ConfigError(f"InferenceSpec.classes {self.classes}: only a 'label_map' input has classes (0 for "
+                              "an image)")
+        for name in ("input_channels", "output_channels", "size_multiple"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"InferenceSpec.{name} {value}: expected a positive integer or None (measured)")
+
+    @property
+    def reads_ids(self) -> bool:
+        """Whether the input is a map of class ids rather than an image."""
+        return self.input_kind == "label_map"
+
+
+@dataclass
+class ExportGraph:
+    """What :meth:`Recipe.export_graph` returns: the computation ``i2i export`` writes to a file.
+
+    Args:
+        module: ``forward(*inputs)`` -> (N, C_out, H, W) in [-1, 1], what ``translate`` computes
+            for one batch (pre-processing such as one-hot encoding included). A copy on the CPU:
+            the exporter puts it in eval mode, may cast it to fp16 and replace its BatchNorm layers.
+        inputs: example inputs for tracing, float32, each (2, C, side, side) (batch 2, so that
+            exporters do not specialise the batch size to 1); every input shares N, H and W.
+        input_names: one name per input (the ONNX input names), e.g. ``("image",)``.
+        metadata: extra ``i2i.*`` keys written with the file (JSON values), beside the core's.
+    """
+
+    module: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.inputs) != len(self.input_names) or not self.inputs:
+            raise ConfigError(f"ExportGraph: {len(self.inputs)} example inputs but input names "
+                              f"{list(self.input_names)}; expected one name per input (at least one)")
+
+
 def detach_losses(logs: Mapping[str, torch.Tensor | float]) -> dict[str, torch.Tensor | float]:
     """A step's losses detached from the graph and left where they are (what ``training_step`` returns).
 
@@ -295,6 +395,37 @@ class Recipe:
         """Networks :meth:`translate` needs (checked when loading a checkpoint for inference)."""
         return ["G"]
 
+    def inference_spec(self) -> InferenceSpec:
+        """What the loaded model takes and gives (called after ``setup``, weights loaded).
+
+        The default, an image in and an image out with the channels, size multiple and
+        output measured on the first of :meth:`inference_nets`, fits a generator that
+        ``translate`` runs as ``G(batch[inference.input])`` in eval mode. Override it for a
+        label-map input, an instance map, channels the network does not show (a recipe
+        choosing between generators by direction) or batch statistics.
+        """
+        return InferenceSpec()
+
+    def export_graph(self, spec: InferenceSpec, side: int) -> ExportGraph:
+        """The module ``i2i export`` writes, with example inputs of ``side`` x ``side`` pixels.
+
+        Args:
+            spec: :meth:`inference_spec` with its blanks measured (channels, size multiple).
+            side: the example side, a multiple of ``spec.size_multiple``.
+
+        The default exports a copy of the first of :meth:`inference_nets` fed with the
+        image as it is (input name ``image``). A recipe whose ``translate`` does more (label
+        encoding, an instance map) overrides it, or raises ``ConfigError`` naming the option
+        that makes its model impossible to export.
+        """
+        if spec.reads_ids or spec.instance_map or spec.input_channels is None:
+            raise ConfigError(f"recipe {self.name!r} takes a label map, an instance map or an unknown channel "
+                              "count; it must override Recipe.export_graph to be exported")
+        net = copy.deepcopy(self.nets[self.inference_nets()[0]]).cpu()
+        g = torch.Generator().manual_seed(0)
+        image = torch.rand(2, spec.input_channels, side, side, generator=g, dtype=torch.float32).mul(2).sub(1)
+        return ExportGraph(net, (image,), ("image",))
+
     def state_dict(self) -> dict[str, Any]:
         """Extra training state (beyond nets/optimizers) to checkpoint."""
         return {}
@@ -306,7 +437,7 @@ class Recipe:
         """Called by the trainer before each epoch (e.g. to change which params train)."""
 
     def setup(self, ctx: BuildContext) -> Modules:
-        """Build and keep the modules (called by the trainer)."""
+        """Build and keep the modules (called by ``Engine.build_recipe``, or by a script before ``Trainer.fit``)."""
         modules = self.build(ctx)
         self.nets, self.optimizers = modules.nets, modules.optimizers
         return modules

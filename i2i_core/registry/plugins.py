@@ -22,8 +22,9 @@ from i2i_core.registry import hookspecs
 from i2i_core.registry._markers import PROJECT
 
 ENTRY_POINT_GROUP = "i2i"
+#: the hooks the Trainer calls while a run trains (traced only with I2I_TRACE_PLUGINS=all)
 LIFECYCLE_HOOKS = {
-    "before_train", "before_step", "after_step", "after_sample",
+    "before_train", "before_step", "after_step", "on_log", "after_sample", "after_eval",
     "before_save_checkpoint", "after_load_checkpoint", "on_train_error", "after_train",
 }
 

@@ -45,6 +45,11 @@ class PresetRegistry(Registry[dict]):
         key = f"{recipe}/{preset}"
         if key in self:
             return self.entry(key)
+        stem = preset.removesuffix("_ema")
+        if stem != preset and f"{recipe}/{stem}" in self:
+            # the NAME_ema twins were dropped when EMA became a setting of any preset
+            raise UnknownNameError(f"preset {preset!r} is gone: use --preset {stem} --ema "
+                                   f"(or set trainer.ema_decay)")
         names = [e.preset or e.name for e in self.for_recipe(recipe)]
         msg = f"Unknown preset {preset!r} for recipe {recipe!r}." + did_you_mean(preset, names, cutoff=0.5)
         msg += f" Available: {', '.join(names) or 'none'} (see `i2i list-presets`)"

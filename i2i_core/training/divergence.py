@@ -2,7 +2,7 @@
 
 Every step the losses are stacked into one tensor and folded into two small device
 tensors (which losses went non-finite, and at which step first); nothing is read back.
-The trainer calls :meth:`DivergenceGuard.check` when it logs and before every checkpoint
+The trainer calls :meth:`DivergenceGuard.enforce` when it logs and before every checkpoint
 write, which is one host sync it pays anyway there, so a non-finite checkpoint is never
 written and a diverged run stops within ``log_every`` steps.
 """
@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Callable, Literal, Mapping
 
 import torch
+
+from i2i_core.base.errors import DivergenceError
+from i2i_core.io.checkpoint import CheckpointFiles
 
 NanPolicy = Literal["stop", "skip", "ignore"]
 
@@ -82,6 +85,30 @@ class DivergenceGuard:
         """Forget what was seen (after a ``skip`` run reported it)."""
         self._bad = self._first = None
         self._pending = []
+
+    def enforce(self, step: int, when: str, *, skipped: int, last: CheckpointFiles | None,
+                log: Callable[[str], None]) -> None:
+        """Read the flags (one host sync) and act on the policy: ``skip`` reports and forgets, ``stop`` raises.
+
+        Raises:
+            DivergenceError: a loss became non-finite under ``stop``; the message names the loss, the
+                step it first did, and the last finite checkpoint ``last``.
+        """
+        found = self.check()
+        if not found:
+            return
+        name, first = found[0]
+        others = f" (also {', '.join(n for n, _ in found[1:])})" if len(found) > 1 else ""
+        if self.policy == "skip":
+            log(f"loss {name}{others} was non-finite from step {first}; trainer.nan_policy=skip: "
+                f"{skipped} optimizer step(s) with non-finite gradients skipped so far")
+            self.reset()
+            return
+        kept = (f"the last finite checkpoint is {last.weights.parent} (step {last.step})" if last is not None
+                else "no checkpoint was written")
+        raise DivergenceError(
+            f"loss {name}{others} became NaN/inf at step {first} (noticed at step {step}, {when}); training "
+            f"stopped and {kept}; lower trainer.lr or set trainer.nan_policy=skip")
 
 
 def nonfinite_tensors(modules: dict[str, torch.nn.Module]) -> list[str]:

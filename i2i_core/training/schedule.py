@@ -72,3 +72,31 @@ class LRSchedule:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.plateau.update(state)
+
+
+class EpochMean:
+    """The epoch mean of a step's first loss, for the plateau policy, summed on the device (read once per epoch)."""
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    def add(self, logs: dict[str, torch.Tensor]) -> None:
+        if not logs:
+            return
+        first = next(iter(logs.values())).float().reshape(())
+        self.total = first if self.total is None else self.total + first.to(self.total.device)
+        self.count += 1
+
+    def pop(self) -> float | None:
+        """The mean so far (None: nothing added), starting the next epoch's anew."""
+        mean = float(self.total) / self.count if self.total is not None and self.count else None
+        self.total, self.count = None, 0
+        return mean
+
+    def state(self) -> tuple[float, int]:
+        return (float(self.total) if self.total is not None else 0.0, self.count)
+
+    def load(self, total: float, count: int, device: torch.device) -> None:
+        self.total = torch.tensor(float(total), device=device) if count else None
+        self.count = int(count)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from i2i_core import hookimpl
+from i2i_core import hookimpl, register_table
+from i2i_core import register_presets as register_preset_table
 
 from .networks import book_discriminator, book_generator
+from .presets import PRESETS
 
 
 @hookimpl
@@ -28,18 +30,15 @@ def register_recipes(register: Any) -> None:
 
 @hookimpl
 def register_presets(register: Any) -> None:
-    from i2i_core import register_presets as register_table
-
-    from .presets import PRESETS
-
-    register_table(register, "cyclegan", PRESETS)
+    register_preset_table(register, "cyclegan", PRESETS)
 
 
 @hookimpl
 def register_importers(register: Any) -> None:
     from .importers import import_book, import_junyanz_cyclegan
 
-    register("junyanz_cyclegan", import_junyanz_cyclegan,
-             description="junyanz CycleGAN checkpoints: <epoch>_net_{G_A,G_B,D_A,D_B}.pth or a zoo latest_net_G.pth")
-    register("book", import_book,
-             description="Hands-On GANs (ch. 6) CycleGAN files cyclegan_{G_AB,G_BA,D_A,D_B}.pt")
+    register_table(register, {
+        "junyanz_cyclegan": (import_junyanz_cyclegan, "junyanz CycleGAN checkpoints: <epoch>_net_{G_A,G_B,D_A,D_B}.pth "
+                                                      "or a zoo latest_net_G.pth"),
+        "book": (import_book, "Hands-On GANs (ch. 6) CycleGAN files cyclegan_{G_AB,G_BA,D_A,D_B}.pt"),
+    })

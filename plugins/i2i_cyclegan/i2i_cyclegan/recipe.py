@@ -52,15 +52,17 @@ from i2i_core import (
     BuildContext,
     ConfigError,
     ImageBuffer,
+    ImageGANConfig,
     ImageHistory,
     ImagePool,
+    InferenceSpec,
     Modules,
     Recipe,
-    RecipeConfig,
     RunConfig,
     StepContext,
     check_channels,
     detach_losses,
+    set_reader_channels,
 )
 
 #: generator name -> required multiple of the image side (junyanz's registered generators)
@@ -75,25 +77,22 @@ _BOOK_ONLY = ("num_blocks", "width_div")
 BOOK_IMAGE_SIZE = 256
 
 
-class CycleGANConfig(RecipeConfig):
-    """``model.*`` options of CycleGAN (junyanz's option names and CycleGAN defaults)."""
+class CycleGANConfig(ImageGANConfig):
+    """``model.*`` options of CycleGAN (junyanz's option names and CycleGAN defaults).
+
+    The shared options (channels, widths, ``norm``, init, ``no_dropout``, ``gan_mode``) come
+    from :class:`i2i_core.ImageGANConfig`; all but the channels are the junyanz variant's only.
+    """
 
     variant: Literal["junyanz", "book"] = Field(
         "junyanz", description="junyanz: CycleGANModel of pytorch-CycleGAN-and-pix2pix; book: the training loop "
-                               "and networks of 'Hands-On GANs with PyTorch 1.x', chapter 6")
-    input_nc: int = Field(3, gt=0, description="channels of domain A images")
-    output_nc: int = Field(3, gt=0, description="channels of domain B images")
-    ngf: int = Field(64, gt=0, description="junyanz: generator width (filters of the first conv)")
-    ndf: int = Field(64, gt=0, description="junyanz: discriminator width (filters of the first conv)")
+                               "and networks of 'Hands-On GANs with PyTorch 1.x', chapter 6 (junyanz only: "
+                               f"{', '.join(_JUNYANZ_ONLY)})")
     netG: str = Field("resnet_9blocks", description="junyanz: generator (resnet_9blocks, resnet_6blocks, unet_256, "
                                                     "unet_128)")
     netD: str = Field("basic", description="junyanz: discriminator (basic = 70x70 PatchGAN, n_layers, pixel)")
     n_layers_D: int = Field(3, ge=1, description="junyanz: strided layers of the discriminator when netD=n_layers")
-    norm: Literal["instance", "batch", "none"] = Field("instance", description="junyanz: normalisation of G and D")
-    init_type: Literal["normal", "xavier", "kaiming", "orthogonal"] = Field("normal", description="junyanz: init")
-    init_gain: float = Field(0.02, ge=0, description="junyanz: scale of the normal/xavier/orthogonal init")
     no_dropout: bool = Field(True, description="junyanz: no dropout in the generators (CycleGAN's default)")
-    gan_mode: Literal["lsgan", "vanilla", "wgangp", "hinge"] = Field("lsgan", description="junyanz: adversarial loss")
     lambda_A: float = Field(10.0, ge=0, description="weight of the cycle loss A -> B -> A")
     lambda_B: float = Field(10.0, ge=0, description="weight of the cycle loss B -> A -> B")
     lambda_identity: float = Field(
@@ -241,12 +240,7 @@ class CycleGANRecipe(Recipe):
     def configure_dataset(self, dataset: Any, split: str = "train") -> Any:
         """Make an i2i reader load one-channel images for a domain whose channel count is 1."""
         nc_a, nc_b = self._source_target_nc()
-        gray = {key for key, nc in (("A", nc_a), ("B", nc_b)) if nc == 1}
-        if gray and hasattr(dataset, "grayscale"):
-            dataset.grayscale = gray
-        if hasattr(dataset, "channels"):  # a file with other channels is then one line naming it, in training too
-            dataset.channels = {"A": nc_a, "B": nc_b}
-        return dataset
+        return set_reader_channels(dataset, {"A": nc_a, "B": nc_b})
 
     def _domains(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """``(real_A, real_B)`` by domain: undo the readers' swap for ``direction=BtoA``."""
@@ -376,6 +370,11 @@ class CycleGANRecipe(Recipe):
     def inference_nets(self) -> list[str]:
         """``G_A`` for ``data.direction=AtoB``, ``G_B`` for ``BtoA`` (a zoo file holds one of them)."""
         return ["G_A"] if self.direction == "AtoB" else ["G_B"]
+
+    def inference_spec(self) -> InferenceSpec:
+        """The source domain's channels in, the target domain's out (``data.direction`` picks them)."""
+        source, target = self._source_target_nc()
+        return InferenceSpec(input_channels=source, output_channels=target)
 
     def translate(self, batch: dict) -> torch.Tensor:
         """``G_A(batch["A"])`` for ``data.direction=AtoB``, ``G_B(batch["A"])`` for ``BtoA``.

@@ -1,11 +1,9 @@
-"""Shared fixtures of the cyclegan plugin tests: one engine, tiny configs and batches."""
+"""Shared fixtures of the cyclegan plugin tests: tiny configs and batches (the engine is ``i2i_shared_engine``)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-
-from i2i_core import Engine
 
 #: tiny junyanz networks (widths 4, 6 blocks) and tiny book networks (widths 64/16 = 4, 1 block)
 TINY_JUNYANZ = {"variant": "junyanz", "netG": "resnet_6blocks", "ngf": 4, "ndf": 4}
@@ -13,31 +11,20 @@ TINY_BOOK = {"variant": "book", "num_blocks": 1, "width_div": 16}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny tensors gain nothing from threads, and spinning workers starve on a busy 2-core box
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="session")
-def engine() -> Engine:
-    return Engine(warn=False)
+def _one_thread(i2i_one_thread: None) -> None:
+    """Every test here runs on one thread: tiny tensors, and a busy 2-core box (``i2i_core.testing``)."""
 
 
 @pytest.fixture()
-def make_recipe(engine: Engine):
-    """``make_recipe(model=..., data=..., trainer=..., training=True)`` -> a built recipe on the CPU."""
+def make_recipe(i2i_make_recipe):
+    """``make_recipe(model=..., data=..., trainer=..., training=True)`` -> a tiny CycleGAN built on the CPU."""
 
     def make(model: dict | None = None, data: dict | None = None, trainer: dict | None = None,
              training: bool = True, preset: str | None = None):
         base = dict(TINY_BOOK if (model or {}).get("variant") == "book" else TINY_JUNYANZ)
         size = {"load_size": 32, "crop_size": 32} if base["variant"] == "junyanz" else {}
-        overrides = {"model": {**base, **(model or {})}, "data": {**size, **(data or {})},
-                     "trainer": {"device": "cpu", **(trainer or {})}}
-        run = engine.resolve_config("cyclegan", preset, overrides=overrides)
-        return engine.build_recipe(run, device="cpu", training=training)
+        return i2i_make_recipe("cyclegan", model={**base, **(model or {})}, data={**size, **(data or {})},
+                               trainer=trainer, preset=preset, training=training)
 
     return make
 

@@ -35,8 +35,8 @@ def _same(a: dict, b: dict) -> bool:
     return list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_junyanz_folder_of_four_networks(engine, tmp_path):
-    nets = _jz_nets(engine)
+def test_junyanz_folder_of_four_networks(i2i_shared_engine, tmp_path):
+    nets = _jz_nets(i2i_shared_engine)
     _save_jz(tmp_path / "run", nets, epoch="5")
     _save_jz(tmp_path / "run", nets)  # latest wins over the numbered epoch
     w = import_junyanz_cyclegan(tmp_path / "run", "resnet_6blocks")
@@ -46,8 +46,8 @@ def test_junyanz_folder_of_four_networks(engine, tmp_path):
     assert all(_same(w.nets[k], n.state_dict()) for k, n in nets.items())
 
 
-def test_zoo_generator_with_module_prefix_and_stale_instance_norm_keys(engine, tmp_path):
-    g = _jz_nets(engine, "resnet_9blocks")["G_A"]
+def test_zoo_generator_with_module_prefix_and_stale_instance_norm_keys(i2i_shared_engine, tmp_path):
+    g = _jz_nets(i2i_shared_engine, "resnet_9blocks")["G_A"]
     state = {f"module.{k}": v for k, v in g.state_dict().items()}
     # what PyTorch < 0.4 saved for the stateless InstanceNorm layers
     state["module.model.2.running_mean"] = torch.zeros(NGF)
@@ -60,20 +60,20 @@ def test_zoo_generator_with_module_prefix_and_stale_instance_norm_keys(engine, t
     assert list(w.nets) == ["G_A"] and _same(w.nets["G_A"], g.state_dict())
 
 
-def test_generator_B_alone_translates_B_to_A(engine, tmp_path):
-    paths = _save_jz(tmp_path, _jz_nets(engine), roles=("G_B",))
+def test_generator_B_alone_translates_B_to_A(i2i_shared_engine, tmp_path):
+    paths = _save_jz(tmp_path, _jz_nets(i2i_shared_engine), roles=("G_B",))
     w = import_junyanz_cyclegan(paths, "resnet_6blocks")
     assert list(w.nets) == ["G_B"] and w.data == {"direction": "BtoA"}
 
 
-def test_junyanz_wrong_files_are_checkpoint_errors(engine, tmp_path):
-    nets = _jz_nets(engine)
-    pix_D = engine.registries.architectures.build("basic", input_nc=6, ndf=NGF, norm="instance")
+def test_junyanz_wrong_files_are_checkpoint_errors(i2i_shared_engine, tmp_path):
+    nets = _jz_nets(i2i_shared_engine)
+    pix_D = i2i_shared_engine.registries.architectures.build("basic", input_nc=6, ndf=NGF, norm="instance")
     torch.save(pix_D.state_dict(), tmp_path / "latest_net_D_A.pth")
     torch.save(nets["G_A"].state_dict(), tmp_path / "latest_net_G_A.pth")
     with pytest.raises(CheckpointError, match=r"latest_net_D_A\.pth.*expected 3.*pix2pix"):
         import_junyanz_cyclegan(tmp_path, "resnet_6blocks")
-    pix_G = engine.registries.architectures.build("unet_128", input_nc=3, output_nc=3, ngf=NGF, norm="batch")
+    pix_G = i2i_shared_engine.registries.architectures.build("unet_128", input_nc=3, output_nc=3, ngf=NGF, norm="batch")
     torch.save(pix_G.state_dict(), tmp_path / "latest_net_G.pth")
     with pytest.raises(CheckpointError, match=r"latest_net_G\.pth is not a junyanz resnet_9blocks.*U-Net"):
         import_junyanz_cyclegan(tmp_path / "latest_net_G.pth", "resnet_9blocks")
@@ -84,8 +84,8 @@ def test_junyanz_wrong_files_are_checkpoint_errors(engine, tmp_path):
         import_junyanz_cyclegan(tmp_path / "latest_net_G_A.pth", "resnet_9blocks")
 
 
-def test_book_files_map_the_discriminators(engine, tmp_path):
-    build = engine.registries.architectures.build
+def test_book_files_map_the_discriminators(i2i_shared_engine, tmp_path):
+    build = i2i_shared_engine.registries.architectures.build
     book = {"G_AB": build("book_generator", num_blocks=1, width_div=16),
             "G_BA": build("book_generator", num_blocks=1, width_div=16),
             "D_A": build("book_discriminator", width_div=16), "D_B": build("book_discriminator", width_div=16)}
@@ -98,36 +98,36 @@ def test_book_files_map_the_discriminators(engine, tmp_path):
     assert _same(w.nets["G_A"], book["G_AB"].state_dict()) and _same(w.nets["G_B"], book["G_BA"].state_dict())
     jz = tmp_path / "jz" / "cyclegan_G_AB.pt"
     jz.parent.mkdir()
-    torch.save(_jz_nets(engine)["G_A"].state_dict(), jz)
+    torch.save(_jz_nets(i2i_shared_engine)["G_A"].state_dict(), jz)
     with pytest.raises(CheckpointError, match="junyanz_cyclegan"):
         import_book(jz, "book")
 
 
-def test_imported_zoo_generator_translates_through_the_core(engine, tmp_path):
-    g = _jz_nets(engine)["G_A"]
+def test_imported_zoo_generator_translates_through_the_core(i2i_shared_engine, tmp_path):
+    g = _jz_nets(i2i_shared_engine)["G_A"]
     path = tmp_path / "latest_net_G.pth"
     torch.save(g.state_dict(), path)
-    weights = import_official(engine, "junyanz_cyclegan", "resnet_6blocks", [path], tmp_path / "run")
-    recipe, _ = load_for_inference(engine, weights, [], device="cpu")
+    weights = import_official(i2i_shared_engine, "junyanz_cyclegan", "resnet_6blocks", [path], tmp_path / "run")
+    recipe, _ = load_for_inference(i2i_shared_engine, weights, [], device="cpu")
     x = {"A": torch.rand(1, 3, 32, 32) * 2 - 1}
     with torch.no_grad():
         assert torch.allclose(recipe.translate(x), g(x["A"]))
     with pytest.raises(CheckpointError, match="G_B"):  # the zoo file holds one direction
-        load_for_inference(engine, weights, ["data.direction=BtoA"], device="cpu")
+        load_for_inference(i2i_shared_engine, weights, ["data.direction=BtoA"], device="cpu")
 
 
-def test_key_mismatches_of_junyanz_files_are_caught_where_the_core_loads_them(engine, tmp_path):
-    state = _jz_nets(engine)["G_A"].state_dict()
+def test_key_mismatches_of_junyanz_files_are_caught_where_the_core_loads_them(i2i_shared_engine, tmp_path):
+    state = _jz_nets(i2i_shared_engine)["G_A"].state_dict()
     state["model.1.extra"] = torch.zeros(1)  # a key no junyanz generator has
     path = tmp_path / "latest_net_G.pth"
     torch.save(state, path)
     with pytest.raises(CheckpointError, match=r"latest_net_G\.pth.*'G_A'.*unexpected.*model\.1\.extra"):
-        import_official(engine, "junyanz_cyclegan", "resnet_6blocks", [path], tmp_path / "run")
+        import_official(i2i_shared_engine, "junyanz_cyclegan", "resnet_6blocks", [path], tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_the_book_generator_under_the_junyanz_importer_names_the_right_one(engine, tmp_path):
-    g = engine.registries.architectures.build("book_generator", num_blocks=6, width_div=16)
+def test_the_book_generator_under_the_junyanz_importer_names_the_right_one(i2i_shared_engine, tmp_path):
+    g = i2i_shared_engine.registries.architectures.build("book_generator", num_blocks=6, width_div=16)
     torch.save(g.state_dict(), tmp_path / "latest_net_G_A.pth")
     with pytest.raises(CheckpointError, match="book's generator; use --from book"):
         import_junyanz_cyclegan(tmp_path / "latest_net_G_A.pth", "resnet_6blocks")

@@ -19,11 +19,11 @@ def _layout(net: torch.nn.Module) -> list[tuple[str, list[int]]]:
 
 
 @pytest.mark.parametrize("name", ["book_cyclegan_G", "book_cyclegan_D"])
-def test_full_size_keys_match_the_manifest(engine, name):
+def test_full_size_keys_match_the_manifest(i2i_shared_engine, name):
     manifest = json.loads((MANIFESTS / f"{name}.json").read_text())
     arch = "book_generator" if name.endswith("_G") else "book_discriminator"
     with torch.device("meta"):  # 11M parameters: names and shapes only
-        net = engine.registries.architectures.build(arch, **manifest["config"])
+        net = i2i_shared_engine.registries.architectures.build(arch, **manifest["config"])
     assert _layout(net) == [(e["key"], e["shape"]) for e in manifest["state_dict"]]
     norms = [n for n, m in net.named_modules() if isinstance(m, torch.nn.InstanceNorm2d)]
     assert norms == manifest["instance_norm_modules"]
@@ -38,9 +38,9 @@ def test_width_div_and_shapes():
     assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)  # the book's fixed target size
 
 
-def test_book_init_draws_weights_and_keeps_default_biases(engine):
+def test_book_init_draws_weights_and_keeps_default_biases(i2i_shared_engine):
     torch.manual_seed(0)
-    g = engine.registries.architectures.build("book_generator", channels=3, num_blocks=1, width_div=8)
+    g = i2i_shared_engine.registries.architectures.build("book_generator", channels=3, num_blocks=1, width_div=8)
     conv = g.model[4]
     assert abs(float(conv.weight.detach().std()) - 0.02) < 0.005
     bound = 1 / (conv.in_channels * 9) ** 0.5  # PyTorch's default uniform bias init

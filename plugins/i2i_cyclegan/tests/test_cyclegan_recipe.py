@@ -56,10 +56,10 @@ def test_book_step_uses_three_optimizers_and_the_book_loss_names(make_recipe, ba
     assert all(_changed(before[k], n) for k, n in rec.nets.items())
 
 
-def test_identity_loss_needs_equal_channels(engine):
+def test_identity_loss_needs_equal_channels(i2i_shared_engine):
     with pytest.raises(ConfigError, match=r"model\.lambda_identity.*model\.input_nc.*model\.output_nc"):
-        engine.resolve_config("cyclegan", overrides={"model": {"input_nc": 1, "output_nc": 3}})
-    run = engine.resolve_config("cyclegan", overrides={"model": {"input_nc": 1, "output_nc": 3, "lambda_identity": 0}})
+        i2i_shared_engine.resolve_config("cyclegan", overrides={"model": {"input_nc": 1, "output_nc": 3}})
+    run = i2i_shared_engine.resolve_config("cyclegan", overrides={"model": {"input_nc": 1, "output_nc": 3, "lambda_identity": 0}})
     assert run.model["input_nc"] == 1
 
 
@@ -78,9 +78,9 @@ def test_one_to_three_channels_without_identity(make_recipe, batch):
     ({"model": {"width_div": 4}}, "model.width_div"),
     ({"model": {"netG": "unet_256"}, "data": {"crop_size": 200, "load_size": 286}}, "multiple of 256"),
 ])
-def test_config_errors(engine, overrides, match):
+def test_config_errors(i2i_shared_engine, overrides, match):
     with pytest.raises(ConfigError, match=match):
-        engine.resolve_config("cyclegan", overrides=overrides)
+        i2i_shared_engine.resolve_config("cyclegan", overrides=overrides)
 
 
 def test_direction_picks_the_generator_and_inference_build(make_recipe, batch):
@@ -117,16 +117,16 @@ def test_state_dict_round_trip_restores_the_pools(make_recipe, batch):
         assert torch.equal(a.query(probe), b.query(probe))
 
 
-def test_presets_are_listed_and_resolve(engine):
-    names = {e.meta["preset"] for e in engine.registries.presets.for_recipe("cyclegan")}
-    assert {"horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo", "vangogh2photo", "maps",
-            "cityscapes", "book", "demo"} <= names
+def test_presets_are_listed_and_resolve(i2i_shared_engine):
+    names = {e.meta["preset"] for e in i2i_shared_engine.registries.presets.for_recipe("cyclegan")}
+    assert names == {"horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo", "vangogh2photo", "maps",
+                     "cityscapes", "book", "demo"}  # EMA is --ema on any of them, not a NAME_ema twin
     for name in PRESETS:
-        run = engine.resolve_config("cyclegan", name)
+        run = i2i_shared_engine.resolve_config("cyclegan", name)
         assert run.data.dataset == "unaligned"
-    book = engine.resolve_config("cyclegan", "book")
+    book = i2i_shared_engine.resolve_config("cyclegan", "book")
     assert book.model["variant"] == "book" and book.data.load_size == int(256 * 1.12)
-    demo = engine.resolve_config("cyclegan", "demo")
+    demo = i2i_shared_engine.resolve_config("cyclegan", "demo")
     assert demo.data.root is None and demo.data.synthetic["layout"] == "unaligned" and demo.trainer.max_steps
 
 
@@ -143,3 +143,12 @@ def test_evaluation_scores_each_direction_against_the_other_domain(make_recipe, 
     scores = evaluate(recipe, items, "cpu", metrics=["psnr"])
     assert scores["psnr"] == pytest.approx((scores["psnr_AtoB"] + scores["psnr_BtoA"]) / 2)
     assert {"baseline_psnr_AtoB", "baseline_psnr_BtoA"} <= set(scores)
+
+
+def test_shared_gan_options_keep_cyclegan_defaults():
+    from i2i_cyclegan.recipe import CycleGANConfig
+
+    c = CycleGANConfig()
+    shared = (c.input_nc, c.output_nc, c.ngf, c.ndf, c.norm, c.init_type, c.init_gain, c.no_dropout, c.gan_mode)
+    assert shared == (3, 3, 64, 64, "instance", "normal", 0.02, True, "lsgan")
+    assert "junyanz only: ngf, ndf" in CycleGANConfig.model_fields["variant"].description

@@ -13,10 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from i2i_core import DataError, fit_channels, normalize, png_bit_depth, read_image, to_unit
-
-#: file suffixes the readers pick up (compared lower-case, like the reference's IMG_EXTENSIONS)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+from i2i_core import IMAGE_SUFFIXES, DataError, fit_channels, normalize, png_bit_depth, read_image, to_unit
 
 #: PIL modes holding one integer id per pixel (label and instance maps)
 ID_MODES = ("L", "P", "I", "I;16", "I;16L", "I;16B", "1")

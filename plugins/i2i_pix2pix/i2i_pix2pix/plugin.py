@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from i2i_core import hookimpl
+from i2i_core import hookimpl, register_table
+from i2i_core import register_presets as register_preset_table
 
 from . import networks as nets
+from .presets import PRESETS
+
+GENERATORS = {
+    "unet_256": (nets.unet_256, "pix2pix U-Net, 8 downsamplings (256x256 inputs)"),
+    "unet_128": (nets.unet_128, "pix2pix U-Net, 7 downsamplings (128x128 inputs)"),
+    "unet": (nets.unet, "pix2pix U-Net with num_downs downsamplings"),
+    "resnet_9blocks": (nets.resnet_9blocks, "ResNet generator, 9 residual blocks"),
+    "resnet_6blocks": (nets.resnet_6blocks, "ResNet generator, 6 residual blocks"),
+    "resnet": (nets.resnet, "ResNet generator with n_blocks blocks and padding_type"),
+}
+DISCRIMINATORS = {
+    "basic": (nets.basic, "70x70 PatchGAN (3 strided layers)"),
+    "n_layers": (nets.n_layers, "PatchGAN with n_layers strided layers"),
+    "pixel": (nets.pixel, "1x1 PixelGAN"),
+}
 
 
 @hookimpl
 def register_architectures(register: Any) -> None:
-    g, d = "generator", "discriminator"
-    register("unet_256", nets.unet_256, role=g, description="pix2pix U-Net, 8 downsamplings (256x256 inputs)")
-    register("unet_128", nets.unet_128, role=g, description="pix2pix U-Net, 7 downsamplings (128x128 inputs)")
-    register("unet", nets.unet, role=g, description="pix2pix U-Net with num_downs downsamplings")
-    register("resnet_9blocks", nets.resnet_9blocks, role=g, description="ResNet generator, 9 residual blocks")
-    register("resnet_6blocks", nets.resnet_6blocks, role=g, description="ResNet generator, 6 residual blocks")
-    register("resnet", nets.resnet, role=g, description="ResNet generator with n_blocks blocks and padding_type")
-    register("basic", nets.basic, role=d, description="70x70 PatchGAN (3 strided layers)")
-    register("n_layers", nets.n_layers, role=d, description="PatchGAN with n_layers strided layers")
-    register("pixel", nets.pixel, role=d, description="1x1 PixelGAN")
+    register_table(register, GENERATORS, role="generator")
+    register_table(register, DISCRIMINATORS, role="discriminator")
 
 
 @hookimpl
@@ -32,11 +40,7 @@ def register_recipes(register: Any) -> None:
 
 @hookimpl
 def register_presets(register: Any) -> None:
-    from i2i_core import register_presets as register_table
-
-    from .presets import PRESETS
-
-    register_table(register, "pix2pix", PRESETS)
+    register_preset_table(register, "pix2pix", PRESETS)
 
 
 @hookimpl

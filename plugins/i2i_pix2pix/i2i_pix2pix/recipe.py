@@ -20,7 +20,7 @@ stays in train mode (batch statistics, active dropout).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -28,14 +28,18 @@ from pydantic import Field
 from i2i_core import (
     BuildContext,
     ConfigError,
+    GANMode,
+    ImageGANConfig,
+    InferenceSpec,
     Modules,
+    NormName,
     Recipe,
-    RecipeConfig,
     RunConfig,
     StepContext,
     check_channels,
     detach_losses,
     gradient_penalty,
+    set_reader_channels,
 )
 
 from .networks import UNET_DOWNS
@@ -45,13 +49,14 @@ _RESNETS = ("resnet_6blocks", "resnet_9blocks", "resnet")
 _CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
-class Pix2PixConfig(RecipeConfig):
-    """``model.*`` options of pix2pix (names and defaults of the reference's options)."""
+class Pix2PixConfig(ImageGANConfig):
+    """``model.*`` options of pix2pix (names and defaults of the reference's options).
 
-    input_nc: int = Field(3, gt=0, description="channels of the input images")
-    output_nc: int = Field(3, gt=0, description="channels of the output images")
-    ngf: int = Field(64, gt=0, description="generator width (filters of its first/last conv)")
-    ndf: int = Field(64, gt=0, description="discriminator width (filters of its first conv)")
+    The shared options (channels, widths, ``norm``, init, ``no_dropout``, ``gan_mode``) come
+    from :class:`i2i_core.ImageGANConfig`; pix2pix changes two defaults, as the reference's
+    ``Pix2PixModel`` does.
+    """
+
     netG: str = Field("unet_256", description="generator: unet_256, unet_128, resnet_9blocks, resnet_6blocks, unet, resnet")
     netD: str = Field("basic", description="discriminator: basic (70x70 PatchGAN), n_layers, pixel")
     n_layers_D: int = Field(3, ge=1, description="strided layers of the discriminator when netD=n_layers")
@@ -60,11 +65,8 @@ class Pix2PixConfig(RecipeConfig):
                                   json_schema_extra={"only_for": {"netG": ["unet"]}})
     n_blocks: int | None = Field(None, ge=0, description="netG=resnet only: residual blocks (default 6)",
                                  json_schema_extra={"only_for": {"netG": ["resnet"]}})
-    norm: Literal["batch", "instance", "none"] = Field("batch", description="normalisation of G and D")
-    init_type: Literal["normal", "xavier", "kaiming", "orthogonal"] = Field("normal", description="weight init")
-    init_gain: float = Field(0.02, ge=0, description="scale of the normal/xavier/orthogonal init")
-    no_dropout: bool = Field(False, description="no dropout in the generator")
-    gan_mode: Literal["vanilla", "lsgan", "wgangp", "hinge"] = Field("vanilla", description="adversarial loss")
+    norm: NormName = Field("batch", description="normalisation of G and D")
+    gan_mode: GANMode = Field("vanilla", description="adversarial loss")
     lambda_L1: float = Field(100.0, ge=0, description="weight of the L1 term")
     lambda_gp: float = Field(0.0, ge=0, description="gan_mode=wgangp only: weight of a WGAN-GP gradient penalty "
                              "(0 as in junyanz, whose models never add one; 10 is the WGAN-GP paper's value)")
@@ -160,12 +162,7 @@ class Pix2PixRecipe(Recipe):
         The reference's aligned dataset reads A (B) as grayscale when ``input_nc``
         (``output_nc``) is 1; i2i readers expose that as their ``grayscale`` attribute.
         """
-        gray = {key for key, nc in (("A", self.config.input_nc), ("B", self.config.output_nc)) if nc == 1}
-        if gray and hasattr(dataset, "grayscale"):
-            dataset.grayscale = gray
-        if hasattr(dataset, "channels"):  # a file with other channels is then one line naming it, in training too
-            dataset.channels = {"A": self.config.input_nc, "B": self.config.output_nc}
-        return dataset
+        return set_reader_channels(dataset, {"A": self.config.input_nc, "B": self.config.output_nc})
 
     # --- training ------------------------------------------------------------------------
     def training_step(self, batch: dict, step: StepContext) -> dict[str, torch.Tensor | float]:
@@ -235,6 +232,13 @@ class Pix2PixRecipe(Recipe):
                 with torch.no_grad():
                     for b, old in zip(G.buffers(), saved, strict=True):
                         b.copy_(old)
+
+    def inference_spec(self) -> InferenceSpec:
+        """Images of ``input_nc`` channels to ``output_nc``; without ``eval_mode`` a batch-norm G
+        normalises with the batch's statistics (the reference's test.py)."""
+        c = self.config
+        return InferenceSpec(input_channels=c.input_nc, output_channels=c.output_nc,
+                             batch_statistics=not c.eval_mode and c.norm == "batch")
 
     def sample(self, batch: dict) -> dict[str, torch.Tensor]:
         """``real_A`` (input), ``fake_B`` (output) and, for pairs, ``real_B`` (target)."""

@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from i2i_core import ConfigError, Engine, StepContext, losses_as_floats
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(warn=False)
+from i2i_core import ConfigError, StepContext, losses_as_floats
 
 
 def _recipe(engine, training=True, **model):
@@ -35,8 +30,8 @@ def _params(net):
     return [p.detach().clone() for p in net.parameters()]
 
 
-def test_one_step_updates_both_nets(engine):
-    rec = _recipe(engine)
+def test_one_step_updates_both_nets(i2i_shared_engine):
+    rec = _recipe(i2i_shared_engine)
     assert set(rec.nets) == {"G", "D"} and set(rec.optimizers) == {"G", "D"}
     assert rec.nets["D"].model[0].in_channels == 6  # D sees cat(A, B)
     g0, d0 = _params(rec.nets["G"]), _params(rec.nets["D"])
@@ -54,19 +49,19 @@ def test_one_step_updates_both_nets(engine):
 
 
 @pytest.mark.parametrize("mode,lambda_gp", [("lsgan", 0.0), ("wgangp", 0.0), ("wgangp", 10.0), ("hinge", 0.0)])
-def test_other_gan_modes(engine, mode, lambda_gp):
-    rec = _recipe(engine, gan_mode=mode, norm="instance", netD="pixel", lambda_gp=lambda_gp)
+def test_other_gan_modes(i2i_shared_engine, mode, lambda_gp):
+    rec = _recipe(i2i_shared_engine, gan_mode=mode, norm="instance", netD="pixel", lambda_gp=lambda_gp)
     logs = losses_as_floats(rec.training_step(_batch(), _ctx()))
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
     assert ("D_gp" in logs) == (lambda_gp > 0)  # junyanz never adds the penalty: off unless asked for
 
 
-def test_wgangp_has_no_penalty_by_default(engine):
-    assert _recipe(engine, gan_mode="wgangp").config.lambda_gp == 0.0
+def test_wgangp_has_no_penalty_by_default(i2i_shared_engine):
+    assert _recipe(i2i_shared_engine, gan_mode="wgangp").config.lambda_gp == 0.0
 
 
-def test_channels_and_grayscale_readers(engine):
-    rec = _recipe(engine, input_nc=1, output_nc=3)
+def test_channels_and_grayscale_readers(i2i_shared_engine):
+    rec = _recipe(i2i_shared_engine, input_nc=1, output_nc=3)
     batch = _batch(c_in=1, c_out=3)  # the reader already applied data.direction: A is the input
     logs = losses_as_floats(rec.training_step(batch, _ctx()))
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
@@ -80,8 +75,8 @@ def test_channels_and_grayscale_readers(engine):
     assert rec.configure_dataset(Reader()).grayscale == {"A"}
 
 
-def test_translate_semantics(engine):
-    rec = _recipe(engine, no_dropout=False)
+def test_translate_semantics(i2i_shared_engine):
+    rec = _recipe(i2i_shared_engine, no_dropout=False)
     G = rec.nets["G"]
     with torch.no_grad():  # give the BN running stats something to differ by
         for m in G.modules():
@@ -101,52 +96,65 @@ def test_translate_semantics(engine):
         assert torch.equal(rec.translate({"A": x}), G.eval()(x))
 
 
-def test_inference_build_has_no_discriminator(engine):
-    rec = _recipe(engine, training=False)
+def test_inference_build_has_no_discriminator(i2i_shared_engine):
+    rec = _recipe(i2i_shared_engine, training=False)
     assert set(rec.nets) == {"G"} and rec.optimizers == {}
 
 
-def test_channel_mismatch_is_a_config_error(engine):
-    rec = _recipe(engine, input_nc=1)
+def test_channel_mismatch_is_a_config_error(i2i_shared_engine):
+    rec = _recipe(i2i_shared_engine, input_nc=1)
     with pytest.raises(ConfigError, match=r"model.input_nc is 1 but the batch's 'A' images have 3 channels"):
         rec.training_step(_batch(), _ctx())
 
 
-def test_validate_run(engine):
+def test_validate_run(i2i_shared_engine):
     with pytest.raises(ConfigError, match=r"data.crop_size 200 .*netG='unet_256'.*multiple of 256"):
-        engine.resolve_config("pix2pix", overrides=["data.crop_size=200"])
+        i2i_shared_engine.resolve_config("pix2pix", overrides=["data.crop_size=200"])
     with pytest.raises(ConfigError, match=r"data.crop_size 96 .*unet_128"):
-        engine.resolve_config("pix2pix", overrides=["model.netG=unet_128", "data.crop_size=96"])
+        i2i_shared_engine.resolve_config("pix2pix", overrides=["model.netG=unet_128", "data.crop_size=96"])
     with pytest.raises(ConfigError, match=r"data.crop_size 30 .*resnet_9blocks.*multiple of 4"):
-        engine.resolve_config("pix2pix", overrides=["model.netG=resnet_9blocks", "data.crop_size=30"])
+        i2i_shared_engine.resolve_config("pix2pix", overrides=["model.netG=resnet_9blocks", "data.crop_size=30"])
     with pytest.raises(ConfigError, match="num_downs only applies"):
-        engine.resolve_config("pix2pix", overrides=["model.num_downs=6"])
+        i2i_shared_engine.resolve_config("pix2pix", overrides=["model.num_downs=6"])
     with pytest.raises(ConfigError, match="model.input_nc"):
-        engine.resolve_config("pix2pix", overrides=["model.input_nc=0"])
+        i2i_shared_engine.resolve_config("pix2pix", overrides=["model.input_nc=0"])
     with pytest.raises(ConfigError, match="model.gan_mode"):
-        engine.resolve_config("pix2pix", overrides=["model.gan_mode=wgan"])
+        i2i_shared_engine.resolve_config("pix2pix", overrides=["model.gan_mode=wgan"])
     # sizes are not fixed without cropping: accepted here, checked by the generator at run time
-    engine.resolve_config("pix2pix", overrides=["data.preprocess=none", "data.crop_size=200"])
+    i2i_shared_engine.resolve_config("pix2pix", overrides=["data.preprocess=none", "data.crop_size=200"])
 
 
-def test_presets_resolve(engine):
-    names = {e.meta["preset"] for e in engine.registries.presets.for_recipe("pix2pix")}
-    assert {"facades", "maps", "edges2shoes", "cityscapes", "night2day", "demo"} <= names
+def test_presets_resolve(i2i_shared_engine):
+    names = {e.meta["preset"] for e in i2i_shared_engine.registries.presets.for_recipe("pix2pix")}
+    assert names == {"facades", "maps", "edges2shoes", "cityscapes", "night2day", "demo"}  # no NAME_ema twins
     for name in names:
-        run = engine.resolve_config("pix2pix", name)
+        run = i2i_shared_engine.resolve_config("pix2pix", name)
         assert run.data.dataset == "aligned"
-    facades = engine.resolve_config("pix2pix", "facades")
+    facades = i2i_shared_engine.resolve_config("pix2pix", "facades")
     assert (facades.data.direction, facades.model["netG"], facades.trainer.n_epochs) == ("BtoA", "unet_256", 100)
-    demo = engine.resolve_config("pix2pix", "demo")
+    demo = i2i_shared_engine.resolve_config("pix2pix", "demo")
     assert demo.data.root is None and demo.data.synthetic["layout"] == "aligned" and demo.trainer.max_steps
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "wgangp"])
-def test_bf16_autocast_step(engine, mode):
-    rec = _recipe(engine, gan_mode=mode)
+def test_bf16_autocast_step(i2i_shared_engine, mode):
+    rec = _recipe(i2i_shared_engine, gan_mode=mode)
     ac = torch.autocast("cpu", dtype=torch.bfloat16)
     ctx = StepContext(torch.amp.GradScaler("cpu", enabled=False), autocast=ac)
     with ac:
         logs = losses_as_floats(rec.training_step(_batch(), ctx))
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
     assert all(p.dtype == torch.float32 for p in rec.nets["G"].parameters())
+
+
+def test_shared_gan_options_keep_pix2pix_defaults_and_checks():
+    from pydantic import ValidationError
+
+    from i2i_pix2pix.recipe import Pix2PixConfig
+
+    c = Pix2PixConfig()
+    shared = (c.input_nc, c.output_nc, c.ngf, c.ndf, c.norm, c.init_type, c.init_gain, c.no_dropout, c.gan_mode)
+    assert shared == (3, 3, 64, 64, "batch", "normal", 0.02, False, "vanilla")
+    for bad in ({"norm": "group"}, {"gan_mode": "wgan"}, {"input_nc": 0}, {"init_type": "uniform"}):
+        with pytest.raises(ValidationError):
+            Pix2PixConfig(**bad)

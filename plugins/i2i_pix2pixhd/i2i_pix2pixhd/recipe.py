@@ -30,8 +30,10 @@ from i2i_core import (
     BuildContext,
     ConfigError,
     DataError,
+    ExportGraph,
     ImagePool,
     Inference,
+    InferenceSpec,
     Modules,
     Recipe,
     RecipeConfig,
@@ -357,6 +359,23 @@ class Pix2PixHDRecipe(Recipe):
     def translate(self, batch: dict) -> torch.Tensor:
         with torch.no_grad():
             return self.nets["G"](self.generator_input(batch))
+
+    def inference_spec(self) -> InferenceSpec:
+        """Label maps of ``label_nc`` classes (or, with ``label_nc`` 0, images of ``input_nc`` channels),
+        plus an instance map unless ``no_instance``; the size multiple counts the encoder E too."""
+        c = self.config
+        multiple = size_multiple(c)
+        if c.label_nc:
+            return InferenceSpec(input_kind="label_map", classes=c.label_nc, output_channels=c.output_nc,
+                                 instance_map=not c.no_instance, size_multiple=multiple)
+        return InferenceSpec(input_channels=c.input_nc, output_channels=c.output_nc, instance_map=not c.no_instance,
+                             size_multiple=multiple)
+
+    def export_graph(self, spec: InferenceSpec, side: int) -> ExportGraph:
+        """``G`` with the one-hot encoding and the instance edges in the graph (see :mod:`.export`)."""
+        from .export import export_graph
+
+        return export_graph(self.nets["G"], self.config, side)
 
     def sample(self, batch: dict) -> dict[str, torch.Tensor]:
         with torch.no_grad():
