@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from i2i_core import Engine
-from i2i_core.io import images as imageio
 from i2i_core.inference.translator import Translator
+from i2i_core.io import images as imageio
 
 tifffile = pytest.importorskip("tifffile")
 
