@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import nox
 
-PLUGINS = ["plugins/i2i_datasets", "plugins/i2i_pix2pix", "plugins/i2i_cyclegan", "plugins/i2i_pix2pixhd",
-           "plugins/i2i_tensorboard"]
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 
 def _install(session: nox.Session) -> None:
-    args = ["-e", ".[test]"]
-    for plugin in PLUGINS:
-        args += ["-e", plugin]
-    session.install(*args)
+    session.install("-r", "requirements.txt")  # the core and every local plugin, as README and .ci/run install them
 
 
 @nox.session
@@ -32,14 +27,15 @@ def slow(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the core, plugins, tests, examples and benchmarks."""
+    """ruff over the whole tree (core, plugins, tests, examples, benchmarks), as ``.ci/run`` does."""
     session.install("ruff>=0.4")
-    session.run("ruff", "check", "i2i_core", "plugins", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", ".", *session.posargs)
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy over i2i_core (settings in pyproject.toml [tool.mypy])."""
+    """mypy over the core and the plugin packages, as ``.ci/run`` does (paths and settings in pyproject.toml
+    [tool.mypy]; the plugins are installed so that their imports resolve)."""
     _install(session)
     session.install("mypy>=1.10")
     session.run("mypy", *session.posargs)

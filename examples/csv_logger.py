@@ -21,9 +21,12 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from i2i_core import hookimpl
+
+if TYPE_CHECKING:
+    from i2i_core import Trainer
 
 
 class CSVLogger:
@@ -49,13 +52,13 @@ class CSVLogger:
                     out.writerow([kind, step, name, value])
 
     @hookimpl
-    def on_log(self, trainer: Any, step: int, logs: dict) -> None:
-        if getattr(trainer, "out_dir", None) is not None:  # rank 0 only under torchrun
+    def on_log(self, trainer: Trainer, step: int, logs: dict) -> None:
+        if trainer.out_dir is not None:  # rank 0 only under torchrun
             self._write("train", step, logs)
 
     @hookimpl
-    def after_eval(self, trainer: Any, step: int, metrics: dict) -> None:
-        if getattr(trainer, "out_dir", None) is not None:
+    def after_eval(self, trainer: Trainer, step: int, metrics: dict) -> None:
+        if trainer.out_dir is not None:
             self._write("eval", step, metrics)
 
 

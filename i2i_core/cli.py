@@ -624,6 +624,10 @@ def _add_plugin_commands(engine: Engine, group: click.Group | None = None) -> No
 
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: parse, then build the Engine only if the command needs it."""
+    # before torch loads its OpenMP/MKL runtimes: a loaded machine must not shrink a parallel region (another
+    # summation order, another trajectory: docs/runs.md); a value the user set wins
+    os.environ.setdefault("OMP_DYNAMIC", "FALSE")
+    os.environ.setdefault("MKL_DYNAMIC", "FALSE")
     if os.environ.get("I2I_DEBUG"):  # rich tracebacks only when asked for (importing rich costs start-up time)
         from rich.traceback import install
 

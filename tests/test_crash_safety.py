@@ -7,12 +7,15 @@ final weights and of the training state (optimizers, RNG, counters, image pools)
 uninterrupted run of the same config. pix2pix uses BatchNorm, CycleGAN its image pools.
 
 The CI subset runs a few trials of each kind; ``-m slow`` adds the long ones (20 random
-kills per recipe, every checkpoint phase for CycleGAN). Set ``I2I_CRASH_REPORT=FILE`` to
-get one JSON line per trial (the closing note of the crash-safety issue counts them).
+kills per recipe, every checkpoint phase for CycleGAN), each under contention (two processes
+polling the run folder every 20 ms and one busy loop, as in tests/test_reproducibility.py) while
+the reference runs on a quiet machine. Set ``I2I_CRASH_REPORT=FILE`` to get one JSON line per
+trial (the closing note of the crash-safety issue counts them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -102,6 +105,31 @@ def _resume_to_end(recipe: str, out: Path) -> subprocess.CompletedProcess:
     return res
 
 
+_POLLER = """
+import sys, time
+from pathlib import Path
+while True:
+    for p in [*Path(sys.argv[1]).glob("*/checkpoints/*.json"), *Path(sys.argv[1]).glob("*/*.jsonl")]:
+        try:
+            p.read_bytes()
+        except OSError:
+            pass
+    time.sleep(0.02)
+"""
+
+
+@pytest.fixture
+def contended(tmp_path):
+    """Two processes polling the trial's run folders every 20 ms and one busy loop, for the whole test."""
+    procs = [subprocess.Popen([sys.executable, "-c", _POLLER, str(tmp_path)]) for _ in range(2)]
+    procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+    with contextlib.ExitStack() as stack:
+        for proc in procs:
+            stack.callback(proc.wait)
+            stack.callback(proc.kill)
+        yield
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """One uninterrupted run per recipe (made on first use), plus its wall time."""
@@ -149,13 +177,13 @@ def test_kill_during_the_first_checkpoint_write_starts_over(reference, tmp_path)
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize("nth", [1, 3])
-def test_kill_during_a_checkpoint_write_cyclegan(reference, tmp_path, phase, nth):
+def test_kill_during_a_checkpoint_write_cyclegan(reference, tmp_path, contended, phase, nth):
     _kill_in_phase(reference, tmp_path, "cyclegan", phase, nth)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", PHASES)
-def test_kill_during_the_first_and_third_write_pix2pix(reference, tmp_path, phase):
+def test_kill_during_the_first_and_third_write_pix2pix(reference, tmp_path, contended, phase):
     _kill_in_phase(reference, tmp_path, "pix2pix", phase, nth=1)
     _kill_in_phase(reference, tmp_path, "pix2pix", phase, nth=3)
 
@@ -231,7 +259,7 @@ def test_sigkill_at_random_moments(reference, tmp_path, recipe):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["pix2pix", "cyclegan"])
-def test_sigkill_at_twenty_random_moments(reference, tmp_path, recipe):
+def test_sigkill_at_twenty_random_moments(reference, tmp_path, contended, recipe):
     rng = random.Random(20 + len(recipe))
     outcomes = []
     for i in range(20):  # reported one by one: a campaign stopped half-way still counts its trials
@@ -252,7 +280,7 @@ def test_sigterm_exits_143_and_resumes_exactly(reference, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["pix2pix", "cyclegan"])
-def test_sigint_at_ten_random_moments(reference, tmp_path, recipe):
+def test_sigint_at_ten_random_moments(reference, tmp_path, contended, recipe):
     rng = random.Random(40 + len(recipe))
     outcomes = []
     for i in range(10):
@@ -269,7 +297,7 @@ def test_second_ctrl_c_aborts_without_saving(reference, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["pix2pix", "cyclegan"])
-def test_many_interrupts(reference, tmp_path, recipe):
+def test_many_interrupts(reference, tmp_path, contended, recipe):
     """SIGINT at random moments, again and again on one run, until it reaches the end."""
     rng = random.Random(99)
     _, wall = reference(recipe)

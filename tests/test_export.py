@@ -35,11 +35,6 @@ MODELS = {
 }
 
 
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(warn=False)
-
-
 def _inputs(t: Translator, side_h: int, side_w: int, seed: int) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
     if not t.ids_input:
@@ -51,12 +46,12 @@ def _inputs(t: Translator, side_h: int, side_w: int, seed: int) -> tuple[torch.T
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_onnx_matches_pytorch_at_two_sizes(engine: Engine, tmp_path: Path, model: str) -> None:
+def test_onnx_matches_pytorch_at_two_sizes(i2i_shared_engine: Engine, tmp_path: Path, model: str) -> None:
     ort = pytest.importorskip("onnxruntime")
     recipe, overrides = MODELS[model]
-    run = make_run(engine, tmp_path / "run", recipe, overrides)
-    info = export_run(run, tmp_path / "g.onnx", engine=engine)
-    translator = Translator.from_run(run, device="cpu", engine=engine)
+    run = make_run(i2i_shared_engine, tmp_path / "run", recipe, overrides)
+    info = export_run(run, tmp_path / "g.onnx", engine=i2i_shared_engine)
+    translator = Translator.from_run(run, device="cpu", engine=i2i_shared_engine)
     reference = Exportable(translator)
     session = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == info["input_names"]
@@ -78,21 +73,21 @@ def test_onnx_matches_pytorch_at_two_sizes(engine: Engine, tmp_path: Path, model
         assert info["input_names"] == ["image"] and info["classes"] == 0 and "label_nc" not in info
 
 
-def test_onnx_metadata_describes_the_input(engine: Engine, tmp_path: Path) -> None:
+def test_onnx_metadata_describes_the_input(i2i_shared_engine: Engine, tmp_path: Path) -> None:
     pytest.importorskip("onnx")
-    run = make_run(engine, tmp_path / "run", *MODELS["pix2pix-unet"])
-    export_run(run, tmp_path / "g.onnx", engine=engine)
+    run = make_run(i2i_shared_engine, tmp_path / "run", *MODELS["pix2pix-unet"])
+    export_run(run, tmp_path / "g.onnx", engine=i2i_shared_engine)
     meta = read_metadata(tmp_path / "g.onnx")
     assert meta["input_names"] == ["image"] and meta["input_value_range"] == "[-1, 1]"
     assert meta["size_multiple"] == 32 and meta["input_channels"] == 3 and meta["output_channels"] == 3
     assert meta["layout"] == "NCHW" and meta["config"]["recipe"] == "pix2pix"
 
 
-def test_feature_models_are_refused_in_one_line(engine: Engine, tmp_path: Path) -> None:
-    run = make_run(engine, tmp_path / "run", "pix2pixhd", [*MODELS["pix2pixhd-global"][1], "model.instance_feat=true",
-                                                           "model.nef=4", "model.n_downsample_E=2"])
+def test_feature_models_are_refused_in_one_line(i2i_shared_engine: Engine, tmp_path: Path) -> None:
+    run = make_run(i2i_shared_engine, tmp_path / "run", "pix2pixhd", [
+        *MODELS["pix2pixhd-global"][1], "model.instance_feat=true", "model.nef=4", "model.n_downsample_E=2"])
     with pytest.raises(ConfigError, match=r"instance_feat/label_feat is not supported") as err:
-        export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=engine)
+        export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=i2i_shared_engine)
     assert "\n" not in str(err.value) and not (tmp_path / "g.pt").exists()
 
 
@@ -134,11 +129,11 @@ def test_contract_values_are_checked_in_one_line() -> None:
         ExportGraph(torch.nn.Identity(), (torch.zeros(1),), ("a", "b"))
 
 
-def test_torchscript_export_runs_at_another_size(engine: Engine, tmp_path: Path) -> None:
-    run = make_run(engine, tmp_path / "run", *MODELS["pix2pix-resnet"])
-    export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=engine)
+def test_torchscript_export_runs_at_another_size(i2i_shared_engine: Engine, tmp_path: Path) -> None:
+    run = make_run(i2i_shared_engine, tmp_path / "run", *MODELS["pix2pix-resnet"])
+    export_run(run, tmp_path / "g.pt", fmt="torchscript", engine=i2i_shared_engine)
     loaded = torch.jit.load(str(tmp_path / "g.pt"))
-    reference = Exportable(Translator.from_run(run, device="cpu", engine=engine))
+    reference = Exportable(Translator.from_run(run, device="cpu", engine=i2i_shared_engine))
     x = torch.rand(1, 3, 44, 60) * 2 - 1
     with torch.no_grad():
         assert (loaded(x) - reference(x)).abs().max() <= 1e-5
@@ -146,17 +141,17 @@ def test_torchscript_export_runs_at_another_size(engine: Engine, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_exported_program_runs_at_another_size(engine: Engine, tmp_path: Path) -> None:
-    run = make_run(engine, tmp_path / "run", *MODELS["pix2pix-resnet"])
-    export_run(run, tmp_path / "g.pt2", fmt="exported-program", engine=engine)
+def test_exported_program_runs_at_another_size(i2i_shared_engine: Engine, tmp_path: Path) -> None:
+    run = make_run(i2i_shared_engine, tmp_path / "run", *MODELS["pix2pix-resnet"])
+    export_run(run, tmp_path / "g.pt2", fmt="exported-program", engine=i2i_shared_engine)
     program = torch.export.load(str(tmp_path / "g.pt2"))
-    reference = Exportable(Translator.from_run(run, device="cpu", engine=engine))
+    reference = Exportable(Translator.from_run(run, device="cpu", engine=i2i_shared_engine))
     x = torch.rand(1, 3, 44, 60) * 2 - 1
     with torch.no_grad():
         assert (program.module()(x) - reference(x)).abs().max() <= 1e-5
 
 
-def test_missing_onnx_is_one_line_naming_the_extra(engine: Engine, tmp_path: Path,
+def test_missing_onnx_is_one_line_naming_the_extra(i2i_shared_engine: Engine, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
@@ -168,13 +163,13 @@ def test_missing_onnx_is_one_line_naming_the_extra(engine: Engine, tmp_path: Pat
     monkeypatch.setattr(builtins, "__import__", no_onnx)
     monkeypatch.delitem(__import__("sys").modules, "onnx", raising=False)
     with pytest.raises(I2IError, match=r"i2i-core\[export\]"):
-        export_run(tmp_path, tmp_path / "g.onnx", engine=engine)
+        export_run(tmp_path, tmp_path / "g.onnx", engine=i2i_shared_engine)
 
 
-def test_export_command(engine: Engine, tmp_path: Path) -> None:
+def test_export_command(i2i_shared_engine: Engine, tmp_path: Path) -> None:
     pytest.importorskip("onnx")
-    run = make_run(engine, tmp_path / "run", *MODELS["cyclegan-book"])
+    run = make_run(i2i_shared_engine, tmp_path / "run", *MODELS["cyclegan-book"])
     result = CliRunner().invoke(cli, ["export", str(run), "--output", str(tmp_path / "g.onnx"), "--direction", "BtoA"],
-                                obj={"engine": engine}, catch_exceptions=False)
+                                obj={"engine": i2i_shared_engine}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "g.onnx").is_file() and "size multiple 4" in result.output

@@ -175,17 +175,15 @@ def test_every_hook_the_trainer_calls_is_a_lifecycle_hook():
     assert trainer_hooks and LIFECYCLE_HOOKS == trainer_hooks
 
 
-def test_fast_profile_is_chosen_once_on_the_real_step_budget(engine, tmp_path):
-    """The trainer decides when it knows the budget; the saved config and ``trainer.cfg`` say what trained."""
+def test_fast_profile_is_chosen_once_on_the_real_step_budget(engine, tmp_path, i2i_one_thread):
+    """The trainer decides when it knows the budget; the saved config and ``trainer.cfg`` say what trained.
+
+    ``i2i_one_thread`` restores torch's thread count, which the fast profile sets, after the test."""
     run = engine.resolve_config("toy", overrides={"trainer": {"n_epochs": 1, "n_epochs_decay": 0, "device": "cpu",
                                                                "profile": "fast", "log_every": 1}})
     t = Trainer(run.trainer, tmp_path / "fast", engine=engine, run_config=run, progress=False)
     assert t.profile is None  # nothing chosen before the step budget is known
-    threads = torch.get_num_threads()
-    try:
-        t.fit(engine.build_recipe(run), toy_items(4))
-    finally:
-        torch.set_num_threads(threads)
+    t.fit(engine.build_recipe(run), toy_items(4))
     assert t.total_steps == 4 and t.profile is not None and t.profile.name == "fast"
     assert t.cfg.fused_optimizer and t.run_config.trainer.fused_optimizer and not run.trainer.fused_optimizer
     assert json.loads((tmp_path / "fast" / "config.json").read_text())["trainer"]["fused_optimizer"]

@@ -20,14 +20,10 @@ RESNET = ["model.netG=resnet", "model.n_blocks=1", "model.ngf=8", "data.crop_siz
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(warn=False)
-
-
-@pytest.fixture(scope="module")
-def translator(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Translator:
-    run = make_run(engine, tmp_path_factory.mktemp("run") / "run", "pix2pix", [*RESNET, "model.eval_mode=true"])
-    return Translator.from_run(run, device="cpu", engine=engine)
+def translator(i2i_shared_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Translator:
+    run = make_run(i2i_shared_engine, tmp_path_factory.mktemp("run") / "run", "pix2pix",
+                   [*RESNET, "model.eval_mode=true"])
+    return Translator.from_run(run, device="cpu", engine=i2i_shared_engine)
 
 
 def test_pil_in_pil_out_at_its_own_size(translator: Translator) -> None:
@@ -65,11 +61,11 @@ def test_path_in_image_out(translator: Translator, tmp_path: Path) -> None:
         translator({"not": "an image"})
 
 
-def test_label_maps_and_instance_maps(engine: Engine, tmp_path: Path) -> None:
-    run = make_run(engine, tmp_path / "hd", "pix2pixhd", [
+def test_label_maps_and_instance_maps(i2i_shared_engine: Engine, tmp_path: Path) -> None:
+    run = make_run(i2i_shared_engine, tmp_path / "hd", "pix2pixhd", [
         "model.netG=global", "model.ngf=4", "model.n_downsample_global=2", "model.n_blocks_global=1",
         "model.label_nc=8", "model.no_vgg_loss=true", "data.crop_size=32", "data.load_size=32"])
-    t = Translator.from_run(run, device="cpu", engine=engine)
+    t = Translator.from_run(run, device="cpu", engine=i2i_shared_engine)
     assert t.spec == InferenceSpec(input_kind="label_map", input_channels=1, output_channels=3, classes=8,
                                    instance_map=True, size_multiple=4)
     labels = np.random.default_rng(0).integers(0, 8, (36, 44), dtype=np.uint8)
@@ -96,12 +92,12 @@ def test_a_label_map_model_the_core_never_heard_of(tmp_path: Path) -> None:
         t(np.zeros((8, 8, 3), np.uint8))
 
 
-def test_cyclegan_btoa_reads_the_other_domains_channels(engine: Engine, tmp_path: Path) -> None:
-    run = make_run(engine, tmp_path / "run", "cyclegan", [
+def test_cyclegan_btoa_reads_the_other_domains_channels(i2i_shared_engine: Engine, tmp_path: Path) -> None:
+    run = make_run(i2i_shared_engine, tmp_path / "run", "cyclegan", [
         "model.netG=resnet_6blocks", "model.ngf=4", "model.ndf=4", "model.input_nc=1", "model.output_nc=3",
         "model.lambda_identity=0", "data.crop_size=32", "data.load_size=32"])
-    forward = Translator.from_run(run, device="cpu", engine=engine)
-    backward = Translator.from_run(run, device="cpu", engine=engine, overrides=["data.direction=BtoA"])
+    forward = Translator.from_run(run, device="cpu", engine=i2i_shared_engine)
+    backward = Translator.from_run(run, device="cpu", engine=i2i_shared_engine, overrides=["data.direction=BtoA"])
     assert (forward.spec.input_channels, forward.spec.output_channels) == (1, 3)
     assert (backward.spec.input_channels, backward.spec.output_channels) == (3, 1)
     assert backward(torch.rand(3, 20, 28) * 2 - 1).shape == (1, 20, 28)
@@ -121,10 +117,11 @@ def test_folder_batches_equal_sizes_and_reports_progress(translator: Translator,
     assert sizes == [4, 1, 2]  # equal sizes go together, up to batch_size
 
 
-def test_batch_statistics_models_translate_one_image_at_a_time(engine: Engine, tmp_path: Path) -> None:
+def test_batch_statistics_models_translate_one_image_at_a_time(i2i_shared_engine: Engine, tmp_path: Path) -> None:
     """pix2pix's reference default (train-mode BatchNorm) normalises over the batch: batching would change results."""
-    run = make_run(engine, tmp_path / "run", "pix2pix", [*RESNET, "model.no_dropout=true"])  # dropout: random
-    t = Translator.from_run(run, device="cpu", engine=engine)
+    # no dropout: it is random
+    run = make_run(i2i_shared_engine, tmp_path / "run", "pix2pix", [*RESNET, "model.no_dropout=true"])
+    t = Translator.from_run(run, device="cpu", engine=i2i_shared_engine)
     assert t.spec.batch_statistics and t.batch_dependent
     rng = np.random.default_rng(0)
     for i in range(3):
@@ -134,11 +131,11 @@ def test_batch_statistics_models_translate_one_image_at_a_time(engine: Engine, t
     assert all(np.array_equal(x, y) for x, y in zip(one, many, strict=True))
 
 
-def test_readme_example_runs(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_example_runs(i2i_shared_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     block = re.search(r"<!-- translator-example -->\s*```python\n(.*?)```", README.read_text(), re.S)
     assert block, "README.md lost its Translator example"
     monkeypatch.chdir(tmp_path)
-    make_run(engine, tmp_path / "runs" / "facades", "pix2pix", [*RESNET, "model.eval_mode=true"])
+    make_run(i2i_shared_engine, tmp_path / "runs" / "facades", "pix2pix", [*RESNET, "model.eval_mode=true"])
     rng = np.random.default_rng(0)
     (tmp_path / "photos").mkdir()
     for name, size in (("photo.png", (48, 64)), ("photos/a.png", (32, 32)), ("photos/b.png", (40, 24))):

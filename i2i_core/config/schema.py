@@ -84,6 +84,9 @@ class TrainerConfig(_Strict):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     seed: int = Field(0)
     deterministic: bool = Field(False, description="torch.use_deterministic_algorithms")
+    threads: int | None = Field(
+        None, ge=1, description="intra-op CPU threads (torch.set_num_threads); unset: $OMP_NUM_THREADS, else the "
+        "cores this rank may use. The resolved count is saved with the run and restored on resume: results depend on it")
     channels_last: bool = Field(False)
     compile: bool = Field(False, description="torch.compile the networks")
     sample_every: int = Field(200, gt=0, description="write sample images every N steps")

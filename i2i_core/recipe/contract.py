@@ -35,6 +35,11 @@ member                     called / read by         what it is
 ``run_dir``                the recipe itself        folder of the loaded run (files beside it), else None
 =========================  =======================  ============================================================
 
+``Recipe`` is generic in its config type: ``class MyRecipe(Recipe[MyConfig])`` with ``Config = MyConfig``
+types ``self.config`` as ``MyConfig``, so a type checker sees the recipe's own fields. A plain
+``class MyRecipe(Recipe)`` still works (its ``self.config`` is then untyped); the runtime is the same
+either way (the engine builds ``cls(cls.Config.model_validate(model_section))``).
+
 ``evaluation_pairs(batch)`` (``{direction: pair}``) may replace ``evaluation_pair`` for a recipe
 that translates both ways (CycleGAN); :mod:`i2i_core.evaluation.evaluate` looks for it.
 
@@ -71,7 +76,7 @@ import contextlib
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Literal, Mapping, TypeVar, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -334,16 +339,27 @@ def losses_as_floats(logs: Mapping[str, torch.Tensor | float]) -> dict[str, floa
     return {key: out[key] for key in logs}
 
 
-class Recipe:
-    """Base class of every training recipe (see the module docstring for its members)."""
+#: a recipe's validated ``Config`` type (``Recipe[Pix2PixConfig]``); a bare ``Recipe`` leaves it open (``Any``)
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+class Recipe(Generic[ConfigT]):
+    """Base class of every training recipe (see the module docstring for its members).
+
+    Generic in the config type only for type checkers: ``Recipe[MyConfig]`` types ``self.config``.
+    """
 
     name: ClassVar[str] = ""
+    # a ClassVar cannot hold a type variable, so ``Config`` stays ``type[BaseModel]``; a subclass sets it
+    # to the class it names as ``ConfigT``
     Config: ClassVar[type[BaseModel]] = RecipeConfig
     defaults: ClassVar[dict[str, Any]] = {}
     inference: ClassVar[Inference] = Inference()
 
-    def __init__(self, config: BaseModel | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: ConfigT | None = None) -> None:
+        # ``self.Config()`` is an instance of the subclass's ``Config``, i.e. of its ``ConfigT`` (the one
+        # link the checker cannot see, see above)
+        self.config: ConfigT = config if config is not None else cast(ConfigT, self.Config())
         self.nets: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         #: the run folder the weights were loaded from (set by inference loading), for files beside it

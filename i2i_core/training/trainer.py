@@ -9,7 +9,8 @@ stop request?; errors go to ``on_train_error`` and ``after_train`` always runs.
 The loop never reads a device value per step: losses stay tensors, their finiteness is
 folded into device flags (:mod:`.divergence`), and both are read together every
 ``log_every`` steps and before every checkpoint. What a checkpoint holds and how a resume
-restores it is :mod:`.checkpointing`; the run folder's other files are :mod:`.run_folder`.
+restores it is :mod:`.checkpointing`; the run folder's other files are :mod:`.run_folder`;
+held-out scoring and the best checkpoint are :mod:`.held_out`.
 Ctrl-C and SIGTERM stop at the next step boundary (:mod:`i2i_core.base.signals`).
 """
 
@@ -21,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import pluggy
@@ -29,6 +30,7 @@ import torch
 from rich.console import Console
 
 from i2i_core.base.distributed import (
+    DistInfo,
     RecipeDDP,
     broadcast_module,
     check_ranks_agree,
@@ -41,8 +43,7 @@ from i2i_core.base.distributed import (
 from i2i_core.base.errors import ConfigError, RunPathError, TrainingInterrupted
 from i2i_core.base.signals import StopRequest
 from i2i_core.config.schema import DataConfig, RunConfig, TrainerConfig
-from i2i_core.evaluation.evaluate import evaluate, side_effect_free
-from i2i_core.evaluation.metrics import is_better
+from i2i_core.evaluation.evaluate import side_effect_free
 from i2i_core.io import checkpoint as ckpt
 from i2i_core.io.data import make_loader, to_device
 from i2i_core.recipe import defaults
@@ -53,6 +54,7 @@ from i2i_core.training import profile as profiles
 from i2i_core.training import progress as progress_plugin
 from i2i_core.training.divergence import DivergenceGuard
 from i2i_core.training.ema import EMA
+from i2i_core.training.held_out import HeldOut
 from i2i_core.training.precision import resolve_device, resolve_precision
 from i2i_core.training.run_folder import RunFolder
 from i2i_core.training.schedule import EpochMean, LRSchedule
@@ -100,8 +102,7 @@ class Trainer:
                  progress: bool | None = None, batch_size: int | None = None,
                  num_workers: int | str = 0) -> None:
         self.cfg = cfg or TrainerConfig()
-        self.dist = init_from_env("cuda" if self.cfg.device.startswith("cuda") or (
-            self.cfg.device == "auto" and torch.cuda.is_available()) else "cpu")
+        self.dist, self.device = _rank_and_device(self.cfg.device)
         # only rank 0 writes files; the others train on their shard of every batch
         self.out_dir = Path(out_dir) if out_dir is not None and self.dist.is_main else None
         self.folder = RunFolder(self.out_dir)
@@ -114,9 +115,6 @@ class Trainer:
         self.progress = progress
         self.console = Console()
         self.batch_size = batch_size or (run_config.data.batch_size if run_config else 1)
-        self.device = resolve_device(self.cfg.device)
-        if self.dist.enabled and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
         data_cfg = run_config.data if run_config is not None else None
         self.loader_options = loader_options(data_cfg, num_workers, self.device)
         self.precision = resolve_precision(self.cfg.precision, self.device)  # fp16 on CPU: an error now, not at fit
@@ -138,16 +136,14 @@ class Trainer:
         self.resumed_from: int | None = None
         #: ``(dotted key, old, new)`` config changes a resume applies (set by :func:`i2i_core.assembly.run.train`)
         self.resume_changes: list[tuple[str, Any, Any]] = []
-        #: ``{"metric", "score", "step"}`` of the best held-out evaluation so far (``trainer.best_metric``)
-        self.best: dict[str, Any] = {}
-        self.eval_data: Any = None
+        #: the held-out split (given to :meth:`fit`) and the best score so far (:mod:`.held_out`)
+        self.held_out = HeldOut()
         self._step_ctx: StepContext | None = None
         self._epoch_mean = EpochMean()
         self._lr_factor = 1.0
         self._rate = (0.0, 0)
         #: DistributedDataParallel wrappers of the trained networks (distributed runs only)
         self._ddp: dict[str, RecipeDDP] = {}
-        self._eval_cache: dict = {}
 
     # --- the run, in call order --------------------------------------------------------
     def fit(self, recipe: Recipe, data: Any, *, resume: str | Path | None = None,
@@ -162,8 +158,8 @@ class Trainer:
             raise ConfigError("the training data set is empty")
         if self.cfg.eval_every and eval_data is None:
             raise ConfigError("trainer.eval_every is set but there is no held-out split to score (data.test_split)")
-        self.eval_data = eval_data
-        self._seed()
+        self.held_out.data = eval_data
+        _seed(self.cfg)
         loader, sampler = make_loader(data, self.batch_size, self.cfg.seed, rank=self.dist.rank, world=self.dist.world,
                                       **self.loader_options)
         self.steps_per_epoch = len(loader)
@@ -175,12 +171,15 @@ class Trainer:
             if resume is not None:
                 self._resume(resume)
             self.folder.open(self.run_config, self.resumed_from)
+            profiles.record_start(self.folder.root, self.profile, self.step)  # threads etc.: a diverged run shows them
             if sample_batch is not None:
                 sample_batch = to_device(sample_batch, self.device, self.cfg.channels_last)
             with self.stop_request:
                 assert self.profile is not None
                 if self.profile.name != "exact":
                     self.log(self.profile.summary())
+                for caveat in self.profile.caveats if self.dist.rank == 0 else ():
+                    self.log(f"exact profile: not guaranteed bit-identical: {caveat}")
                 self.pm.hook.before_train(trainer=self)
                 self._rate = (time.perf_counter(), self.step)
                 self._loop(recipe, loader, sampler, sample_batch)
@@ -203,14 +202,6 @@ class Trainer:
                     self.pm.unregister(cb)
         return TrainResult(self.out_dir, self.step, dict(self.logged))
 
-    def _seed(self) -> None:
-        torch.manual_seed(self.cfg.seed)
-        random.seed(self.cfg.seed)
-        np.random.seed(self.cfg.seed % 2**32)  # a recipe may draw from NumPy's global generator (it is checkpointed)
-        if self.cfg.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
-
     def prepare(self, recipe: Recipe, total_steps: int | None = None, *, resuming: bool = False) -> None:
         """What :meth:`fit` does before the first step, for a run of ``total_steps`` steps.
 
@@ -232,9 +223,7 @@ class Trainer:
                                      world_size=self.dist.world, skip_nonfinite=self.cfg.nan_policy == "skip")
         _place_networks(recipe, self.cfg, self.device, distributed=self.dist.enabled)
         if self.cfg.init_from and not resuming:  # a resumed run's weights come from its checkpoint
-            weights, _, _ = ckpt.load_weights(ckpt.find_weights(self.cfg.init_from))
-            for name, (copied, total) in ckpt.copy_matching(recipe.nets, weights).items():
-                self.log(f"init_from {self.cfg.init_from}: {name}: copied {copied}/{total} tensors")
+            _copy_weights(recipe, self.cfg.init_from, self.log)
         if self.cfg.ema_decay:
             self.ema = EMA({n: recipe.nets[n] for n in recipe.inference_nets() if n in recipe.nets}, self.cfg.ema_decay)
         if self.cfg.compile:
@@ -246,7 +235,7 @@ class Trainer:
         self.load_checkpoint(source)
         if self.out_dir is not None:
             for key, old, new in self.resume_changes:
-                self.log(f"resume: {key} {old!r} -> {new!r} (applied)")
+                self.log(f"resume: {key} {old!r} -> {new!r} (applied)" + profiles.resume_note(key))
         self.folder.record_resume(source, self.step, self.resume_changes)
         if self.step > self.total_steps:
             raise ConfigError(f"--resume: the checkpoint is at step {self.step}, past this run's budget of "
@@ -353,41 +342,19 @@ class Trainer:
         self.step, self.epoch, self.run_id = c.step, c.epoch, c.run_id or self.run_id
         self._epoch_mean.load(*c.epoch_loss, device=self.device)
         self._step_ctx.skipped = c.skipped_steps
-        self.resumed_from, self.best, self.last_checkpoint = self.step, c.best, saved.files
+        self.resumed_from, self.last_checkpoint, self.held_out.best = self.step, saved.files, c.best
         self.pm.hook.after_load_checkpoint(trainer=self, checkpoint=saved.state)
 
-    # --- held-out evaluation and the best checkpoint -----------------------------------------
+    # --- held-out evaluation -----------------------------------------------------------------
     def evaluate_held_out(self, final: bool = False) -> dict[str, float]:
-        """Score the held-out split (with the EMA weights when kept), call ``after_eval``, track the best.
+        """Score the held-out split (with the EMA weights when kept), call ``after_eval``, track the best
+        checkpoint (:meth:`HeldOut.evaluate`); ``final``: write the evaluation images too."""
+        return self.held_out.evaluate(self, final=final)
 
-        Side-effect free for training (RNG forked, BatchNorm buffers restored), so a run with
-        ``eval_every`` trains exactly as one without. Every rank evaluates (no collective is
-        involved); rank 0 writes.
-        """
-        assert self.recipe is not None
-        if self.eval_data is None:
-            return {}
-        swap = self.ema.swapped_into(self.recipe.nets) if self.ema is not None else contextlib.nullcontext()
-        with swap:
-            metrics = evaluate(self.recipe, self.eval_data, self.device, metrics=self.cfg.eval_metrics,
-                               max_images=self.cfg.eval_max_images, autocast=self.precision.autocast(),
-                               out_dir=self.out_dir if final else None, cache=self._eval_cache,
-                               inception_weights=self.cfg.inception_weights, lpips_weights=self.cfg.lpips_weights)
-        self.folder.append_eval(self.step, self.ema is not None, metrics)
-        self.pm.hook.after_eval(trainer=self, step=self.step, metrics=metrics)
-        self._track_best(metrics)
-        return metrics
-
-    def _track_best(self, metrics: dict[str, float]) -> None:
-        name = self.cfg.best_metric
-        if name == "none" or name not in metrics or not is_better(name, metrics[name], self.best.get("score")):
-            return
-        if self.last_checkpoint is None or self.last_checkpoint.step != self.step:
-            self.save_checkpoint()
-        self.best = {"metric": name, "score": metrics[name], "step": self.step}
-        if self.out_dir is not None and self.last_checkpoint is not None:
-            self.folder.point_best(self.last_checkpoint, name, metrics[name])
-            self.log(f"best {name} so far: {metrics[name]:.4f} at step {self.step} (checkpoints/best.json)")
+    @property
+    def best(self) -> dict[str, Any]:
+        """``{"metric", "score", "step"}`` of the best held-out evaluation so far (``trainer.best_metric``)."""
+        return self.held_out.best
 
     def write_index(self, metrics: dict | None = None) -> Path | None:
         """Write ``RUN/index.html`` from the samples and evaluation images on disk."""
@@ -414,6 +381,27 @@ class Trainer:
     def log(self, message: str) -> None:
         """Print one line (above the progress bar when one is shown)."""
         self.console.print(message, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+def _rank_and_device(setting: str) -> tuple[DistInfo, torch.device]:
+    """This process's rank and world (from the launcher's environment) and its device: ``trainer.device``,
+    with each rank of a distributed CUDA job on its own GPU."""
+    dist = init_from_env("cuda" if setting.startswith("cuda") or (
+        setting == "auto" and torch.cuda.is_available()) else "cpu")
+    device = resolve_device(setting)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    return dist, device
+
+
+def _seed(cfg: TrainerConfig) -> None:
+    """Seed every global generator a recipe may draw from (all of them are checkpointed)."""
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)  # a recipe may draw from NumPy's global generator
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
 
 
 def loader_options(data_cfg: DataConfig | None, num_workers: int | str, device: torch.device) -> dict[str, Any]:
@@ -467,6 +455,13 @@ def _place_networks(recipe: Recipe, cfg: TrainerConfig, device: torch.device, *,
     if distributed:
         for net in recipe.nets.values():
             broadcast_module(net)
+
+
+def _copy_weights(recipe: Recipe, source: str, log: Callable[[str], None]) -> None:
+    """``trainer.init_from``: copy the tensors of a checkpoint's weights whose names and shapes match."""
+    weights, _, _ = ckpt.load_weights(ckpt.find_weights(source))
+    for name, (copied, total) in ckpt.copy_matching(recipe.nets, weights).items():
+        log(f"init_from {source}: {name}: copied {copied}/{total} tensors")
 
 
 def _use_fused_kernels(optimizers: Iterable[torch.optim.Optimizer]) -> None:

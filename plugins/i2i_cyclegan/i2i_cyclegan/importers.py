@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import torch
+from torch import nn
 
 from i2i_core import (
     CheckpointError,
@@ -72,6 +73,11 @@ def _as_paths(path: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(p) for p in path]
 
 
+def _named(files: Iterable[Path], pattern: re.Pattern[str]) -> dict[Path, re.Match[str]]:
+    """The files whose name matches ``pattern``, each with its match (in the order given)."""
+    return {p: m for p in files if (m := pattern.match(p.name))}
+
+
 def _first_key(state: dict[str, torch.Tensor], key: str, path: Path, expected: str, hint: str = "") -> torch.Tensor:
     if key not in state:
         shown = ", ".join(list(state)[:3]) or "nothing"
@@ -91,8 +97,9 @@ def _junyanz_files(path: str | Path | Iterable[str | Path]) -> dict[str, Path]:
     paths = _as_paths(path)
     if len(paths) == 1 and paths[0].is_dir():
         folder = paths[0]
-        found = [p for p in sorted(folder.glob("*_net_*.pth")) if _JZ_NAME.match(p.name)]
-        epochs = sorted({_JZ_NAME.match(p.name)["epoch"] for p in found})
+        named = _named(sorted(folder.glob("*_net_*.pth")), _JZ_NAME)
+        found = list(named)
+        epochs = sorted({m["epoch"] for m in named.values()})
         if not found:
             raise CheckpointError(f"{folder} holds no junyanz CycleGAN checkpoint (expected {_JZ_FILES})")
         if len(epochs) > 1:
@@ -100,7 +107,7 @@ def _junyanz_files(path: str | Path | Iterable[str | Path]) -> dict[str, Path]:
                 raise CheckpointError(f"{folder} holds checkpoints of several epochs ({', '.join(epochs)}); "
                                       f"pass the files of one epoch, e.g. {epochs[-1]}_net_G_A.pth")
             epochs = ["latest"]
-        paths = [p for p in found if _JZ_NAME.match(p.name)["epoch"] == epochs[0]]
+        paths = [p for p in found if named[p]["epoch"] == epochs[0]]
     roles: dict[str, Path] = {}
     for p in paths:
         m = _JZ_NAME.match(p.name)
@@ -202,7 +209,7 @@ def import_junyanz_cyclegan(path: str | Path | Iterable[str | Path], arch: str =
         roles = {"G_A": roles["G"]}
     states = {role: read_state(p) for role, p in roles.items()}
 
-    gens = {role: _infer_junyanz_G(states[role], arch, roles[role]) for role in ("G_A", "G_B") if role in states}
+    gens: dict[str, dict[str, Any]] = {role: _infer_junyanz_G(states[role], arch, roles[role]) for role in ("G_A", "G_B") if role in states}
     ref_role, ref = next(iter(gens.items()))
     # channels by domain: G_A maps input_nc -> output_nc, G_B the other way
     input_nc, output_nc = (ref["in"], ref["out"]) if ref_role == "G_A" else (ref["out"], ref["in"])
@@ -246,8 +253,9 @@ def _book_files(path: str | Path | Iterable[str | Path]) -> dict[str, Path]:
     paths = _as_paths(path)
     if len(paths) == 1 and paths[0].is_dir():
         folder = paths[0]
-        paths = [p for p in sorted(folder.glob("*.pt")) if _BOOK_NAME.match(p.name)]
-        prefixes = sorted({_BOOK_NAME.match(p.name)["prefix"] for p in paths})
+        named = _named(sorted(folder.glob("*.pt")), _BOOK_NAME)
+        paths = list(named)
+        prefixes = sorted({m["prefix"] for m in named.values()})
         if not paths:
             raise CheckpointError(f"{folder} holds no book checkpoint (expected cyclegan_G_AB.pt, cyclegan_G_BA.pt, "
                                   f"cyclegan_D_A.pt, cyclegan_D_B.pt)")
@@ -315,6 +323,7 @@ def import_book(path: str | Path | Iterable[str | Path], arch: str = "book", **o
         ours = BOOK_TO_OURS[role]
         # shapes and names only: on the meta device, without memory or the weight init
         with torch.device("meta"):
+            net: nn.Module  # the book's generator or discriminator, by role
             if role.startswith("G"):
                 net = book_generator(channels=model["input_nc"], num_blocks=model["num_blocks"],
                                      width_div=model["width_div"])

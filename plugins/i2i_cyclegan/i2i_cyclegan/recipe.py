@@ -131,7 +131,7 @@ def _check_model(model: dict[str, Any]) -> None:
                                   f"(the junyanz networks take model.netG, model.ngf and model.ndf)")
 
 
-class CycleGANRecipe(Recipe):
+class CycleGANRecipe(Recipe[CycleGANConfig]):
     """CycleGAN: ``G_A: A -> B`` and ``G_B: B -> A`` trained with two PatchGANs and cycle losses.
 
     Networks: ``G_A``, ``G_B``, ``D_A`` (judges B) and ``D_B`` (judges A); an inference build
@@ -289,14 +289,22 @@ class CycleGANRecipe(Recipe):
         # discriminators, on the pre-update fakes through the pools
         step.requires_grad([D_A, D_B], True)
         step.zero_grad(opt_D)
-        loss_D_A = self._junyanz_d_loss(D_A, real_B, self.fake_B_pool.query(fake_B.detach()))
+        fake_A_pool, fake_B_pool = self._pools()
+        loss_D_A = self._junyanz_d_loss(D_A, real_B, fake_B_pool.query(fake_B.detach()))
         step.backward(loss_D_A)
-        loss_D_B = self._junyanz_d_loss(D_B, real_A, self.fake_A_pool.query(fake_A.detach()))
+        loss_D_B = self._junyanz_d_loss(D_B, real_A, fake_A_pool.query(fake_A.detach()))
         step.backward(loss_D_B)
         step.optimizer_step(opt_D)
 
         return {"G_A": loss_G_A, "G_B": loss_G_B, "cycle_A": loss_cycle_A, "cycle_B": loss_cycle_B,
                 "idt_A": loss_idt_A, "idt_B": loss_idt_B, "G": loss_G, "D_A": loss_D_A, "D_B": loss_D_B}
+
+    def _pools(self) -> tuple[ImageHistory, ImageHistory]:
+        """The fake-image pools ``(A, B)`` the discriminator steps draw from (built for training only)."""
+        if self.fake_A_pool is None or self.fake_B_pool is None:
+            raise RuntimeError(f"recipe {self.name!r}: training_step needs the image pools; "
+                               "call setup(ctx) with ctx.training=True first")
+        return self.fake_A_pool, self.fake_B_pool
 
     def _junyanz_d_loss(self, netD: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         loss_real = self.criterion_gan(netD(real), True)
@@ -338,8 +346,9 @@ class CycleGANRecipe(Recipe):
         # the book's D_A (domain A) = our D_B first, then the book's D_B = our D_A
         logs: dict[str, Any] = {"adv_AB": adv_AB, "adv_BA": adv_BA, "cyc_A": cyc_A, "cyc_B": cyc_B,
                                 "iden_A": iden_A, "iden_B": iden_B, "g_loss": g_loss}
-        for book_name, ours, real, fake, pool in (("A", "D_B", real_A, fake_A, self.fake_A_pool),
-                                                  ("B", "D_A", real_B, fake_B, self.fake_B_pool)):
+        fake_A_pool, fake_B_pool = self._pools()
+        for book_name, ours, real, fake, pool in (("A", "D_B", real_A, fake_A, fake_A_pool),
+                                                  ("B", "D_A", real_B, fake_B, fake_B_pool)):
             netD, opt = self.nets[ours], self.optimizers[ours]
             step.zero_grad(opt)
             loss_real = mse(netD(real), True)

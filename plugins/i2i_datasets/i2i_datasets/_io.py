@@ -163,31 +163,39 @@ class Photo:
         self.path, self.pil, self.planes, self.mode = path, pil, planes, mode
 
     @property
+    def _float_planes(self) -> list[Image.Image]:
+        """``planes`` of a photo without an 8-bit image (one of the two is always set)."""
+        if self.planes is None:
+            raise ValueError(f"{self.path}: a Photo holds an 8-bit image or float planes, here neither")
+        return self.planes
+
+    @property
     def size(self) -> tuple[int, int]:
-        return self.pil.size if self.pil is not None else self.planes[0].size
+        return self.pil.size if self.pil is not None else self._float_planes[0].size
 
     @property
     def channels(self) -> int:
-        return len(self.pil.getbands()) if self.pil is not None else len(self.planes)
+        return len(self.pil.getbands()) if self.pil is not None else len(self._float_planes)
 
     def map(self, fn) -> Photo:  # noqa: ANN001 - fn: PIL image -> PIL image
         """Apply a PIL operation (crop, resize, flip) to every plane."""
         if self.pil is not None:
             return Photo(self.path, pil=fn(self.pil), mode=self.mode)
-        return Photo(self.path, planes=[fn(p) for p in self.planes], mode=self.mode)
+        return Photo(self.path, planes=[fn(p) for p in self._float_planes], mode=self.mode)
 
     def to_gray(self) -> Photo:
         """One channel: PIL's ITU-R 601 luma for 8-bit RGB (the reference's ``Grayscale(1)``),
         the same weights in float for deeper RGB; refuses alpha or extra bands."""
         if self.pil is not None:
             return Photo(self.path, pil=self.pil.convert("L"), mode=self.mode)
-        if len(self.planes) == 1:
+        planes = self._float_planes
+        if len(planes) == 1:
             return self
-        if len(self.planes) != 3:
-            fit_channels(torch.zeros(len(self.planes), 1, 1), 1, str(self.path), self.mode)
+        if len(planes) != 3:
+            fit_channels(torch.zeros(len(planes), 1, 1), 1, str(self.path), self.mode)
         import numpy as np
 
-        r, g, b = (np.asarray(p, dtype=np.float32) for p in self.planes)
+        r, g, b = (np.asarray(p, dtype=np.float32) for p in planes)
         luma = (r * 0.299 + g * 0.587 + b * 0.114).astype(np.float32)
         return Photo(self.path, planes=[Image.fromarray(luma)], mode=self.mode)
 
@@ -198,7 +206,7 @@ class Photo:
         else:
             import numpy as np
 
-            x = normalize(torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) for p in self.planes])))
+            x = normalize(torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) for p in self._float_planes])))
         return fit_channels(x, want, str(self.path), self.mode, field)
 
 

@@ -125,10 +125,10 @@ class Preprocess:
             return p.fit
         if p.crop is not None:
             return p.crop[2] - p.crop[0], p.crop[3] - p.crop[1]
-        return p.resize or tuple(size)
+        return p.resize or (size[0], size[1])
 
     @staticmethod
-    def apply(img: Image.Image, plan: Plan, resample: int = Image.BICUBIC) -> Image.Image:
+    def apply(img: Image.Image, plan: Plan, resample: int = Image.Resampling.BICUBIC) -> Image.Image:
         """Apply ``plan`` to ``img``; ``resample`` is BICUBIC for photos, NEAREST for id maps."""
         if plan.resize is not None and img.size != plan.resize:
             img = img.resize(plan.resize, resample)

@@ -95,7 +95,7 @@ class _Reader(Dataset):
         gray = self._is_gray(key)
         if gray:
             img = img.to_gray()  # before resizing, like the reference's transform order
-        img = img.map(lambda plane: Preprocess.apply(plane, plan, Image.BICUBIC))
+        img = img.map(lambda plane: Preprocess.apply(plane, plan, Image.Resampling.BICUBIC))
         want = self.channels.get(key)
         if want is None and not gray and img.channels == 1:
             want = 3  # a grey photo in an RGB data set: repeated, as the reference's convert('RGB')
@@ -273,10 +273,10 @@ class LabelsDataset(_Reader):
         plan = self._plan(label.size, rng)
         item: dict[str, Any] = {}
         if label.mode in COLOUR_MODES:
-            item["label"] = to_normalized(Preprocess.apply(label.convert("RGB"), plan, Image.BICUBIC))
+            item["label"] = to_normalized(Preprocess.apply(label.convert("RGB"), plan, Image.Resampling.BICUBIC))
         else:
             label = ids_image(label, label_path, "label map")
-            item["label"] = ids_to_tensor(Preprocess.apply(label, plan, Image.NEAREST))
+            item["label"] = ids_to_tensor(Preprocess.apply(label, plan, Image.Resampling.NEAREST))
         if self.inst_paths is not None:
             inst_path = self.inst_paths[index]
             inst = open_image(inst_path)
@@ -284,7 +284,7 @@ class LabelsDataset(_Reader):
                 raise DataError(f"instance map {inst_path} is {inst.size[0]}x{inst.size[1]} but label map "
                                 f"{label_path} is {label.size[0]}x{label.size[1]}; expected the same size")
             inst = ids_image(inst, inst_path, "instance map")
-            item["inst"] = ids_to_tensor(Preprocess.apply(inst, plan, Image.NEAREST))
+            item["inst"] = ids_to_tensor(Preprocess.apply(inst, plan, Image.Resampling.NEAREST))
             item["inst_path"] = str(inst_path)
         item["label_path"] = str(label_path)
         if self.image_paths is None:

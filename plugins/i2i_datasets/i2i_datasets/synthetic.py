@@ -74,8 +74,13 @@ class SyntheticSpec(BaseModel):
     @model_validator(mode="after")
     def _default_n_test(self) -> SyntheticSpec:
         if self.n_test is None:
-            self.n_test = max(1, self.n // 5)
+            self.n_test = self.test_count
         return self
+
+    @property
+    def test_count(self) -> int:
+        """``n_test`` as an int: the validator fills the default, which this repeats for the type checker."""
+        return self.n_test if self.n_test is not None else max(1, self.n // 5)
 
 
 def validate_spec(spec: Any, where: str = "data.synthetic") -> SyntheticSpec:
@@ -296,10 +301,12 @@ def render_photo(scene: Scene, label: torch.Tensor, shade: torch.Tensor, look: A
     g = torch.Generator().manual_seed(scene.seed)
     present = sorted({0, *(o.cls for o in scene.objects)})
     phases = (torch.rand(len(look.kind), 2, generator=g) * (2 * math.pi)).tolist()
-    tex = None
-    for c in present:
+    # the background (0) is always present: its texture is the base the others are laid over
+    first, *rest = present
+    tex = _texture(look.kind[first], look.freq[first], look.angle[first], phases[first], w, g)
+    for c in rest:
         t = _texture(look.kind[c], look.freq[c], look.angle[c], phases[c], w, g)
-        tex = t if tex is None else torch.where(label == c, t, tex)
+        tex = torch.where(label == c, t, tex)
     # one gather for colour and contrast: a (K + 1, 4) table indexed by the label map
     table = torch.cat([look.color, look.contrast[:, None]], dim=1)
     px = table.index_select(0, label.reshape(-1).long()).view(h, w, 4)
@@ -321,8 +328,8 @@ def render_label_colors(label: torch.Tensor, classes: int) -> torch.Tensor:
 def total_items(spec: SyntheticSpec) -> int:
     """How many progress steps :func:`generate` reports (one per rendered scene and style)."""
     if spec.layout == "unaligned":
-        return 2 * spec.n + 2 * spec.n_test
-    return spec.n + spec.n_test
+        return 2 * spec.n + 2 * spec.test_count
+    return spec.n + spec.test_count
 
 
 def layout_folders(spec: SyntheticSpec) -> list[str]:
@@ -347,7 +354,7 @@ def scene_seed(spec: SyntheticSpec, folder: str, index: int) -> int:
         The seed :func:`make_scene` draws the scene from: equal for ``testA``/``testB``
         (one scene, two styles) and for the three ``<split>_*`` folders of ``labels``.
     """
-    valid = layout_folders(spec.model_copy(update={"n_test": max(1, spec.n_test)}))
+    valid = layout_folders(spec.model_copy(update={"n_test": max(1, spec.test_count)}))
     if folder not in valid:
         raise ValueError(f"{folder!r} is not a folder of the {spec.layout} layout ({', '.join(valid)})")
     split = "train" if folder.startswith("train") else "test"
@@ -387,11 +394,11 @@ def generate(spec: SyntheticSpec | dict, out: str | Path, progress: Callable[[in
 def _generate(spec: SyntheticSpec, out: Path, progress: Callable[[int], None] | None) -> Path:
     for folder in layout_folders(spec):
         (out / folder).mkdir(parents=True, exist_ok=True)
-    width = max(5, len(str(max(spec.n, spec.n_test) - 1)))
+    width = max(5, len(str(max(spec.n, spec.test_count) - 1)))
     k, s, seed = spec.classes, spec.size, spec.seed
     tick = progress or (lambda _n: None)
     looks = [appearance(seed, k, 0), appearance(seed, k, 1)]
-    splits = (("train", spec.n), ("test", spec.n_test))
+    splits = (("train", spec.n), ("test", spec.test_count))
 
     for split, count in splits:
         for i in range(count):

@@ -126,8 +126,10 @@ def import_junyanz(path: str | Path | list | tuple, arch: str, **overrides: Any)
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             raise CheckpointError(f"the junyanz importer takes one generator file (.pth), got {len(path)}")
-        path = path[0]
-    path = Path(path)
+        only: str | Path = path[0]
+    else:
+        only = path
+    path = Path(only)
     if arch not in ARCHS:
         raise CheckpointError(f"--arch {arch!r} is not a junyanz generator; expected one of {', '.join(ARCHS)}")
     state = _read(path)

@@ -83,7 +83,7 @@ def _unet_downs(model: dict[str, Any]) -> int | None:
     return None
 
 
-class Pix2PixRecipe(Recipe):
+class Pix2PixRecipe(Recipe[Pix2PixConfig]):
     """pix2pix: ``G: A -> B`` trained with a conditional PatchGAN and an L1 loss.
 
     Networks: ``G`` (generator) and, when training, ``D`` (discriminator on
@@ -184,7 +184,7 @@ class Pix2PixRecipe(Recipe):
         loss_D_fake = gan(D(fake_AB.detach()), False)
         loss_D_real = gan(D(real_AB), True)
         loss_D = (loss_D_fake + loss_D_real) * 0.5
-        logs: dict[str, torch.Tensor] = {}
+        logs: dict[str, torch.Tensor | float] = {}
         if c.gan_mode == "wgangp" and c.lambda_gp > 0:
             with step.full_precision():  # the penalty differentiates a gradient norm: keep it in fp32
                 penalty, _ = gradient_penalty(D, real_AB.float(), fake_AB.detach().float(), type="mixed",

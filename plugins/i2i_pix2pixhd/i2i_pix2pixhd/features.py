@@ -102,7 +102,8 @@ def kmeans(points: torch.Tensor, k: int, *, seed: int = 0, iters: int = 100, n_i
     if n <= k:
         return points.clone()
     gen = torch.Generator().manual_seed(seed)
-    best, best_inertia = None, float("inf")
+    best: torch.Tensor | None = None
+    best_inertia = float("inf")
     for _ in range(n_init):
         first = int(torch.randint(n, (1,), generator=gen))
         centres = x[first : first + 1]
@@ -125,6 +126,8 @@ def kmeans(points: torch.Tensor, k: int, *, seed: int = 0, iters: int = 100, n_i
         inertia = float((torch.cdist(x, centres).min(dim=1).values ** 2).sum())
         if inertia < best_inertia:
             best, best_inertia = centres, inertia
+    if best is None:  # n_init < 1, or NaN points (no restart beats an infinite inertia)
+        raise ValueError(f"kmeans found no clustering of {n} points (n_init={n_init}; NaN in the points?)")
     return best.to(points.dtype)
 
 

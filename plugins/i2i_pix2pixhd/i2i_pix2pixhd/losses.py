@@ -22,7 +22,7 @@ VGG_SLICES = ((0, 2), (2, 7), (7, 12), (12, 21), (21, 30))
 VGG_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 
 
-def _last_per_scale(pred: Sequence) -> list[torch.Tensor]:
+def _last_per_scale(pred: Sequence | torch.Tensor) -> list[torch.Tensor]:
     """The patch predictions of a D output: one per scale (or the only one of a single D)."""
     if isinstance(pred, torch.Tensor):
         return [pred]
@@ -197,7 +197,7 @@ class VGGLoss(nn.Module):
         ``forward(x, y)`` with (B, 3, H, W) images -> 0-d tensor.
     """
 
-    def __init__(self, weights_path: str | Path | None = None, features: nn.Module | None = None) -> None:
+    def __init__(self, weights_path: str | Path | None = None, features: nn.Sequential | None = None) -> None:
         super().__init__()
         feats = features if features is not None else load_vgg19_features(weights_path)
         self.slices = nn.ModuleList(

@@ -96,7 +96,7 @@ def size_multiple(cfg: Pix2PixHDConfig | dict) -> int:
     return base
 
 
-class Pix2PixHDRecipe(Recipe):
+class Pix2PixHDRecipe(Recipe[Pix2PixHDConfig]):
     """pix2pixHD (Wang et al. 2018): multi-scale GAN with feature matching for semantic label maps."""
 
     name: ClassVar[str] = "pix2pixhd"
@@ -236,6 +236,13 @@ class Pix2PixHDRecipe(Recipe):
         self.optimizers["G"] = new
 
     # --- training ----------------------------------------------------------------
+    def _training_parts(self) -> tuple[ImagePool, torch.nn.Module, torch.nn.Module]:
+        """The image pool and the GAN and feature-matching losses (built for training only)."""
+        if self.pool is None or self.criterion_gan is None or self.criterion_feat is None:
+            raise RuntimeError(f"recipe {self.name!r}: training_step needs the training modules; "
+                               "call setup(ctx) with ctx.training=True first")
+        return self.pool, self.criterion_gan, self.criterion_feat
+
     def _check_size(self, image: torch.Tensor, batch: dict) -> None:
         base = size_multiple(self.config)
         h, w = image.shape[-2:]
@@ -265,15 +272,15 @@ class Pix2PixHDRecipe(Recipe):
             g_input = torch.cat([input_label, feat.to(input_label.dtype)], dim=1)
         fake = G(g_input)
 
-        gan = self.criterion_gan
-        pred_fake_pool = D(self.pool.query(torch.cat([input_label, fake.detach().to(input_label.dtype)], dim=1)))
+        pool, gan, criterion_feat = self._training_parts()
+        pred_fake_pool = D(pool.query(torch.cat([input_label, fake.detach().to(input_label.dtype)], dim=1)))
         loss_D_fake = gan(pred_fake_pool, False)
         pred_real = D(torch.cat([input_label, real.detach().to(input_label.dtype)], dim=1))
         loss_D_real = gan(pred_real, True)
         pred_fake = D(torch.cat([input_label, fake.to(input_label.dtype)], dim=1))
         losses = {"G_GAN": gan(pred_fake, True)}
         if not c.no_ganFeat_loss:
-            losses["G_GAN_Feat"] = self.criterion_feat(pred_fake, pred_real)
+            losses["G_GAN_Feat"] = criterion_feat(pred_fake, pred_real)
         if self.criterion_vgg is not None:
             vgg = self.criterion_vgg
             if next(vgg.parameters()).device != fake.device:
@@ -405,7 +412,8 @@ class Pix2PixHDRecipe(Recipe):
 
 def _total(losses: dict[str, torch.Tensor]) -> torch.Tensor:
     """``G_GAN + G_GAN_Feat + G_VGG`` in the reference's order."""
-    total = None
-    for value in losses.values():
-        total = value if total is None else total + value
+    values = iter(losses.values())
+    total = next(values)  # G_GAN is always there
+    for value in values:
+        total = total + value
     return total

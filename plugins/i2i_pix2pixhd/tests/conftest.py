@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
 
-from i2i_core import Engine
+from i2i_core import Recipe
 
 MANIFESTS = Path(__file__).resolve().parents[3] / "tests" / "reference" / "manifests"
 
@@ -17,12 +18,8 @@ TINY = {"label_nc": 4, "ngf": 4, "ndf": 4, "n_downsample_global": 2, "n_blocks_g
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny tensors gain nothing from threads, and spinning workers starve on a busy 2-core box
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(i2i_one_thread: None) -> None:
+    """Every test on one torch thread (spinning workers starve on a busy 2-core box)."""
 
 
 @pytest.fixture()
@@ -31,22 +28,15 @@ def tiny() -> dict:
     return dict(TINY)
 
 
-@pytest.fixture(scope="session")
-def engine() -> Engine:
-    return Engine(warn=False)
-
-
 @pytest.fixture()
-def make_recipe(engine: Engine):
-    """``make_recipe(model=..., data=..., trainer=..., preset=None)`` -> a built recipe on the CPU."""
+def make_recipe(i2i_make_recipe: Callable[..., Recipe]) -> Callable[..., Recipe]:
+    """``make_recipe(model=..., data=..., trainer=..., preset=None)`` -> a tiny pix2pixhd recipe built on the CPU."""
 
     def make(model: dict | None = None, data: dict | None = None, trainer: dict | None = None,
-             preset: str | None = None, training: bool = True):
-        overrides = {"model": {**TINY, **(model or {})}, "data": {"load_size": 32, "crop_size": 32, **(data or {})},
-                     "trainer": {"device": "cpu", **(trainer or {})}}
-        run = engine.resolve_config("pix2pixhd", preset, overrides=overrides)
+             preset: str | None = None, training: bool = True) -> Recipe:
         torch.manual_seed(0)
-        return engine.build_recipe(run, device="cpu", training=training)
+        data = {"load_size": 32, "crop_size": 32, **(data or {})}
+        return i2i_make_recipe("pix2pixhd", {**TINY, **(model or {})}, data, trainer, preset, training)
 
     return make
 

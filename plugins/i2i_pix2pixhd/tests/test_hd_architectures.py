@@ -19,8 +19,8 @@ def _build_meta(engine, manifest: dict) -> nn.Module:
         return engine.registries.architectures.build(ARCH_OF[cfg.pop("netG")], **cfg)
 
 
-def test_full_size_key_layout_matches_manifest(engine, manifest):
-    net = _build_meta(engine, manifest)
+def test_full_size_key_layout_matches_manifest(i2i_shared_engine, manifest):
+    net = _build_meta(i2i_shared_engine, manifest)
     got = [(k, list(t.shape)) for k, t in net.state_dict().items()]
     want = [(e["key"], e["shape"]) for e in manifest["state_dict"]]
     assert got == want
@@ -29,9 +29,9 @@ def test_full_size_key_layout_matches_manifest(engine, manifest):
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch"])
-def test_global_forward_backward(engine, norm):
-    net = engine.registries.architectures.build("global", input_nc=5, output_nc=3, ngf=4, n_downsampling=2,
-                                                n_blocks=1, norm=norm)
+def test_global_forward_backward(i2i_shared_engine, norm):
+    net = i2i_shared_engine.registries.architectures.build("global", input_nc=5, output_nc=3, ngf=4, n_downsampling=2,
+                                                           n_blocks=1, norm=norm)
     x = torch.randn(2, 5, 16, 24, requires_grad=True)
     out = net(x)
     assert out.shape == (2, 3, 16, 24) and out.abs().max() <= 1
@@ -40,9 +40,10 @@ def test_global_forward_backward(engine, norm):
 
 
 @pytest.mark.parametrize("n_local", [1, 2])
-def test_local_forward_backward(engine, n_local):
-    net = engine.registries.architectures.build("local", input_nc=5, output_nc=3, ngf=4, n_downsample_global=1,
-                                                n_blocks_global=1, n_local_enhancers=n_local, n_blocks_local=1)
+def test_local_forward_backward(i2i_shared_engine, n_local):
+    net = i2i_shared_engine.registries.architectures.build("local", input_nc=5, output_nc=3, ngf=4,
+                                                           n_downsample_global=1, n_blocks_global=1,
+                                                           n_local_enhancers=n_local, n_blocks_local=1)
     out = net(torch.randn(1, 5, 16, 16))
     assert out.shape == (1, 3, 16, 16)
     out.square().mean().backward()
@@ -71,8 +72,8 @@ def test_local_enhancer_contains_the_coarser_generators():
     assert all(g2048[k].shape == g1024[k].shape for k in global_keys)
 
 
-def test_encoder_pools_per_instance(engine):
-    net = engine.registries.architectures.build("encoder", input_nc=3, output_nc=2, ngf=4, n_downsampling=1)
+def test_encoder_pools_per_instance(i2i_shared_engine):
+    net = i2i_shared_engine.registries.architectures.build("encoder", input_nc=3, output_nc=2, ngf=4, n_downsampling=1)
     image = torch.randn(2, 3, 8, 8)
     inst = torch.zeros(2, 1, 8, 8)
     inst[0, :, :4] = 7
@@ -88,20 +89,22 @@ def test_encoder_pools_per_instance(engine):
     assert all(p.grad is not None for p in net.parameters())
 
 
-def test_patchgan_padding_and_intermediate_features(engine):
-    net = engine.registries.architectures.build("hd_n_layers", input_nc=3, ndf=4, n_layers=3, getIntermFeat=True)
+def test_patchgan_padding_and_intermediate_features(i2i_shared_engine):
+    net = i2i_shared_engine.registries.architectures.build("hd_n_layers", input_nc=3, ndf=4, n_layers=3,
+                                                           getIntermFeat=True)
     outs = net(torch.randn(1, 3, 64, 64))
     assert len(outs) == 5 and outs[-1].shape == (1, 1, 11, 11)  # junyanz's would give 6x6
     assert all(m.bias is not None for m in net.modules() if isinstance(m, nn.Conv2d))
-    plain = engine.registries.architectures.build("hd_n_layers", input_nc=3, ndf=4, n_layers=2, use_sigmoid=True)
+    plain = i2i_shared_engine.registries.architectures.build("hd_n_layers", input_nc=3, ndf=4, n_layers=2,
+                                                             use_sigmoid=True)
     p = plain(torch.randn(1, 3, 32, 32))
     assert p.min() >= 0 and p.max() <= 1
 
 
 @pytest.mark.parametrize("interm", [True, False])
-def test_multiscale_full_resolution_first(engine, interm):
-    net = engine.registries.architectures.build("multiscale", input_nc=4, ndf=4, n_layers=2, num_D=3,
-                                                getIntermFeat=interm)
+def test_multiscale_full_resolution_first(i2i_shared_engine, interm):
+    net = i2i_shared_engine.registries.architectures.build("multiscale", input_nc=4, ndf=4, n_layers=2, num_D=3,
+                                                           getIntermFeat=interm)
     x = torch.randn(1, 4, 32, 32)
     outs = net(x)
     assert len(outs) == 3 and len(outs[0]) == (4 if interm else 1)
@@ -116,10 +119,10 @@ def test_multiscale_full_resolution_first(engine, interm):
     outs[0][-1].mean().backward()
 
 
-def test_reference_init(engine):
+def test_reference_init(i2i_shared_engine):
     torch.manual_seed(0)
-    net = engine.registries.architectures.build("global", input_nc=3, output_nc=3, ngf=32, n_downsampling=1,
-                                                n_blocks=1, norm="batch")
+    net = i2i_shared_engine.registries.architectures.build("global", input_nc=3, output_nc=3, ngf=32, n_downsampling=1,
+                                                           n_blocks=1, norm="batch")
     convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     weights = torch.cat([m.weight.flatten() for m in convs])
     assert abs(weights.std().item() - 0.02) < 0.002
@@ -129,8 +132,8 @@ def test_reference_init(engine):
     assert abs(torch.cat([m.weight for m in bns]).mean().item() - 1) < 0.01
 
 
-def test_bad_norm_and_padding(engine):
-    build = engine.registries.architectures.build
+def test_bad_norm_and_padding(i2i_shared_engine):
+    build = i2i_shared_engine.registries.architectures.build
     with pytest.raises(ConfigError, match="norm"):
         build("global", input_nc=3, output_nc=3, ngf=4, n_downsampling=1, n_blocks=1, norm="none")
     with pytest.raises(ConfigError, match="padding_type"):

@@ -95,7 +95,7 @@ def test_command_group_registers():
     assert result.exit_code == 0 and "features_clustered.pt" in result.output
 
 
-def test_encode_features_command_on_a_run(engine, tiny, tmp_path, monkeypatch):
+def test_encode_features_command_on_a_run(i2i_shared_engine, tiny, tmp_path, monkeypatch):
     """``i2i pix2pixhd encode-features RUN`` on saved runs, with the engine the CLI hands over."""
     import click
     from click.testing import CliRunner
@@ -104,14 +104,14 @@ def test_encode_features_command_on_a_run(engine, tiny, tmp_path, monkeypatch):
     from i2i_pix2pixhd.commands import add_commands
     from i2i_pix2pixhd.recipe import CLUSTERS_FILE
 
-    if "labels" not in engine.registries.datasets:
+    if "labels" not in i2i_shared_engine.registries.datasets:
         pytest.skip("the datasets plugin (reader 'labels') is not installed")
     monkeypatch.setenv("I2I_CACHE", str(tmp_path / "cache"))
     data = {"root": None, "synthetic": {"layout": "labels", "n": 3, "size": 32, "seed": 0, "classes": 3},
             "preprocess": "none", "load_size": 32, "crop_size": 32}
     for name, model in (("feat", {**tiny, "instance_feat": True}), ("plain", tiny)):
-        run = engine.resolve_config("pix2pixhd", overrides={"model": model, "data": data})
-        recipe = engine.build_recipe(run, device="cpu", training=False)
+        run = i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": model, "data": data})
+        recipe = i2i_shared_engine.build_recipe(run, device="cpu", training=False)
         save_weights(tmp_path / name / "checkpoints" / "latest.safetensors", recipe.nets, run.model_dump())
 
     @click.group()
@@ -120,11 +120,12 @@ def test_encode_features_command_on_a_run(engine, tiny, tmp_path, monkeypatch):
 
     add_commands(cli)
     args = ["pix2pixhd", "encode-features", str(tmp_path / "feat"), "--n-clusters", "2"]
-    result = CliRunner().invoke(cli, args, obj={"engine": engine})
+    result = CliRunner().invoke(cli, args, obj={"engine": i2i_shared_engine})
     assert result.exit_code == 0, result.output
     centres = load_clusters(tmp_path / "feat" / CLUSTERS_FILE, feat_num=3)
     assert centres and all(len(c) <= 2 for c in centres.values())
-    result = CliRunner().invoke(cli, ["pix2pixhd", "encode-features", str(tmp_path / "plain")], obj={"engine": engine})
+    result = CliRunner().invoke(cli, ["pix2pixhd", "encode-features", str(tmp_path / "plain")],
+                                obj={"engine": i2i_shared_engine})
     assert isinstance(result.exception, ConfigError) and "no feature encoder" in str(result.exception)
     result = CliRunner().invoke(cli, args)  # a host that hands over no engine gets one line, not a new Engine
     assert result.exit_code == 1 and "no engine on the click context" in result.output

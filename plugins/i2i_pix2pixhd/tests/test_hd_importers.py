@@ -61,11 +61,11 @@ def test_keys_that_do_not_fit_name_the_file():
         import_state_dicts({"G": (Path("bad_net_G.pth"), state)})
 
 
-def test_real_files_in_a_checkpoints_folder(engine, tmp_path, tiny):
+def test_real_files_in_a_checkpoints_folder(i2i_shared_engine, tmp_path, tiny):
     """Saved like pix2pixHD (old InstanceNorm statistics, DataParallel prefix), imported and loaded."""
-    run = engine.resolve_config("pix2pixhd", overrides={"model": {**tiny, "instance_feat": True},
-                                                        "data": {"load_size": 32, "crop_size": 32}})
-    rec = engine.build_recipe(run)
+    run = i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": {**tiny, "instance_feat": True},
+                                                                   "data": {"load_size": 32, "crop_size": 32}})
+    rec = i2i_shared_engine.build_recipe(run)
     g_state = dict(rec.nets["G"].state_dict())
     g_state["model.2.running_mean"] = torch.zeros(4)  # PyTorch < 0.4.1 InstanceNorm leftovers
     g_state["model.2.running_var"] = torch.ones(4)
@@ -76,7 +76,7 @@ def test_real_files_in_a_checkpoints_folder(engine, tmp_path, tiny):
     for key, value in tiny.items():
         if key in got.model:
             assert got.model[key] == value, key
-    other = engine.build_recipe(engine.resolve_config("pix2pixhd", overrides={
+    other = i2i_shared_engine.build_recipe(i2i_shared_engine.resolve_config("pix2pixhd", overrides={
         "model": {**got.model, "no_vgg_loss": True}, "data": {"load_size": 32, "crop_size": 32}}))
     for name, state in got.nets.items():
         other.nets[name].load_state_dict(state, strict=True)
@@ -92,19 +92,19 @@ def test_missing_file():
         import_pix2pixhd("does/not/exist_net_G.pth")
 
 
-def test_import_checkpoint_works_offline_without_vgg_weights(engine, tmp_path, tiny, monkeypatch):
+def test_import_checkpoint_works_offline_without_vgg_weights(i2i_shared_engine, tmp_path, tiny, monkeypatch):
     """`i2i import-checkpoint --from pix2pixhd` builds the training networks (D too) but never the VGG loss."""
     from i2i_core import import_official, load_for_inference
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_torch_home"))  # no vgg19-dcbb9e9d.pth anywhere
     model = {k: v for k, v in tiny.items() if k != "no_vgg_loss"}
-    run = engine.resolve_config("pix2pixhd", overrides={"model": {**model, "no_vgg_loss": True},
-                                                        "data": {"load_size": 32, "crop_size": 32}})
-    rec = engine.build_recipe(run)
+    run = i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": {**model, "no_vgg_loss": True},
+                                                                   "data": {"load_size": 32, "crop_size": 32}})
+    rec = i2i_shared_engine.build_recipe(run)
     torch.save(rec.nets["G"].state_dict(), tmp_path / "latest_net_G.pth")
     torch.save(rec.nets["D"].state_dict(), tmp_path / "latest_net_D.pth")
-    weights = import_official(engine, "pix2pixhd", None, [tmp_path], tmp_path / "run", ["model.label_nc=4"])
+    weights = import_official(i2i_shared_engine, "pix2pixhd", None, [tmp_path], tmp_path / "run", ["model.label_nc=4"])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model"]["no_vgg_loss"] is True and config["model"]["label_nc"] == 4
-    translated, _ = load_for_inference(engine, weights, [], device="cpu")
+    translated, _ = load_for_inference(i2i_shared_engine, weights, [], device="cpu")
     assert torch.equal(translated.nets["G"].state_dict()["model.1.weight"], rec.nets["G"].state_dict()["model.1.weight"])

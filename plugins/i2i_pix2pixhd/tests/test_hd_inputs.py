@@ -58,23 +58,23 @@ def test_colorize_labels_range():
     assert not torch.equal(out[0, :, 0, 0], out[0, :, 0, 1])
 
 
-def test_an_rgb_label_map_is_one_line_naming_the_file_and_its_mode(engine, tiny, tmp_path):
+def test_an_rgb_label_map_is_one_line_naming_the_file_and_its_mode(i2i_shared_engine, tiny, tmp_path):
     """A colour label PNG read by the labels reader: one DataError with the path, mode RGB and what is expected."""
     from PIL import Image
 
     from i2i_core import StepContext
 
-    if "labels" not in engine.registries.datasets:
+    if "labels" not in i2i_shared_engine.registries.datasets:
         pytest.skip("the datasets plugin (reader 'labels') is not installed")
     for folder, mode in (("train_label", "RGB"), ("train_inst", "L"), ("train_img", "RGB")):
         (tmp_path / folder).mkdir()
         Image.new(mode, (32, 32), (200, 10, 10) if mode == "RGB" else 0).save(tmp_path / folder / "a.png")
-    run = engine.resolve_config("pix2pixhd", overrides={
+    run = i2i_shared_engine.resolve_config("pix2pixhd", overrides={
         "model": tiny, "data": {"root": str(tmp_path), "preprocess": "none", "load_size": 32, "crop_size": 32}})
     data_cfg = run.data
-    item = engine.registries.datasets.build(data_cfg.dataset, data_cfg, "train")[0]
+    item = i2i_shared_engine.registries.datasets.build(data_cfg.dataset, data_cfg, "train")[0]
     batch = {k: (v.unsqueeze(0) if isinstance(v, torch.Tensor) else [v]) for k, v in item.items()}
-    recipe = engine.build_recipe(run, device="cpu")
+    recipe = i2i_shared_engine.build_recipe(run, device="cpu")
     with pytest.raises(DataError) as err:
         recipe.training_step(batch, StepContext(torch.amp.GradScaler("cpu", enabled=False)))
     message = str(err.value)

@@ -109,48 +109,48 @@ def test_image_pool_state_round_trip(make_recipe, label_batch):
      "data.crop_size", 8),
     ({"model": {}, "data": {"preprocess": "scale_width", "load_size": 30}}, "data.load_size", 4),
 ])
-def test_sizes_must_fit_the_generator(engine, tiny, overrides, field, multiple):
+def test_sizes_must_fit_the_generator(i2i_shared_engine, tiny, overrides, field, multiple):
     model = {**tiny, **overrides["model"]}
     data = {"load_size": 64, **overrides["data"]}
     with pytest.raises(ConfigError) as err:
-        engine.resolve_config("pix2pixhd", overrides={"model": model, "data": data})
+        i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": model, "data": data})
     assert field in str(err.value) and f"multiple of {multiple}" in str(err.value)
 
 
-def test_config_combinations(engine):
+def test_config_combinations(i2i_shared_engine):
     with pytest.raises(ConfigError, match="niter_fix_global"):
-        engine.resolve_config("pix2pixhd", overrides={"model": {"niter_fix_global": 3}})
+        i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": {"niter_fix_global": 3}})
     with pytest.raises(ConfigError, match="no_instance"):
-        engine.resolve_config("pix2pixhd", overrides={"model": {"instance_feat": True, "no_instance": True}})
+        i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": {"instance_feat": True, "no_instance": True}})
     with pytest.raises(ConfigError, match="unknown field"):
-        engine.resolve_config("pix2pixhd", overrides={"model": {"ngf_typo": 3}})
+        i2i_shared_engine.resolve_config("pix2pixhd", overrides={"model": {"ngf_typo": 3}})
 
 
 @pytest.mark.parametrize(("preset", "before"), [("1024p", "512p"), ("1024p_12G", "512p"),
                                                  ("1024p_feat", "512p_feat"), ("2048p", "1024p")])
-def test_staged_presets_need_init_from(engine, preset, before):
+def test_staged_presets_need_init_from(i2i_shared_engine, preset, before):
     with pytest.raises(ConfigError) as err:
-        engine.resolve_config("pix2pixhd", preset)
+        i2i_shared_engine.resolve_config("pix2pixhd", preset)
     msg = str(err.value)
     assert f"--preset {before}" in msg and "--init-from RUN" in msg and "trainer.init_from" in msg
-    run = engine.resolve_config("pix2pixhd", preset, overrides=["trainer.init_from=runs/x"])
+    run = i2i_shared_engine.resolve_config("pix2pixhd", preset, overrides=["trainer.init_from=runs/x"])
     assert run.model["netG"] == "local"
 
 
-def test_presets_mirror_the_nvidia_scripts(engine):
-    p512 = engine.resolve_config("pix2pixhd", "512p")
+def test_presets_mirror_the_nvidia_scripts(i2i_shared_engine):
+    p512 = i2i_shared_engine.resolve_config("pix2pixhd", "512p")
     assert (p512.model["netG"], p512.model["num_D"], p512.model["label_nc"]) == ("global", 2, 35)
     assert (p512.data.preprocess, p512.data.load_size, p512.data.crop_size) == ("scale_width", 1024, 512)
     assert (p512.data.dataset, p512.trainer.lr_policy) == ("labels", "linear_to_zero")
-    p1024 = engine.resolve_config("pix2pixhd", "1024p", overrides={"trainer": {"init_from": "r"}})
+    p1024 = i2i_shared_engine.resolve_config("pix2pixhd", "1024p", overrides={"trainer": {"init_from": "r"}})
     assert (p1024.model["ngf"], p1024.model["num_D"], p1024.model["niter_fix_global"]) == (32, 3, 10)
     assert (p1024.trainer.n_epochs, p1024.trainer.n_epochs_decay, p1024.data.preprocess) == (50, 50, "none")
-    p12 = engine.resolve_config("pix2pixhd", "1024p_12G", overrides={"trainer": {"init_from": "r"}})
+    p12 = i2i_shared_engine.resolve_config("pix2pixhd", "1024p_12G", overrides={"trainer": {"init_from": "r"}})
     assert (p12.data.preprocess, p12.data.crop_size, p12.model["niter_fix_global"]) == ("crop", 1024, 20)
-    assert engine.resolve_config("pix2pixhd", "512p_feat").model["instance_feat"] is True
-    p2048 = engine.resolve_config("pix2pixhd", "2048p", overrides={"trainer": {"init_from": "r"}})
+    assert i2i_shared_engine.resolve_config("pix2pixhd", "512p_feat").model["instance_feat"] is True
+    p2048 = i2i_shared_engine.resolve_config("pix2pixhd", "2048p", overrides={"trainer": {"init_from": "r"}})
     assert p2048.model["n_local_enhancers"] == 2
-    demo = engine.resolve_config("pix2pixhd", "demo")
+    demo = i2i_shared_engine.resolve_config("pix2pixhd", "demo")
     assert demo.data.root is None and demo.data.synthetic["layout"] == "labels" and demo.model["no_vgg_loss"]
 
 

@@ -8,7 +8,7 @@ Enable it per run with ``--set 'trainer.loggers=["tensorboard"]'``; it writes ev
 * ``train/lr`` and ``train/it_s``: learning rate and iterations per second;
 * ``samples/<name>``: the sample images, one tag per column (``real_A``, ``fake_B`` ...);
 * ``eval/<metric>``: held-out scores (FID, PSNR ...) whenever the run evaluates;
-* ``config``: the resolved run config as text, once;
+* ``config``: the run config as text, once (``trainer.run_config``: with the speed profile applied);
 * ``weights/<net>/<param>``: parameter histograms every N logged steps when the environment
   variable ``I2I_TENSORBOARD_HISTOGRAMS=N`` is set (off by default: they are large).
 """
@@ -19,9 +19,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from i2i_core import ConfigError, hookimpl
+
+if TYPE_CHECKING:
+    from i2i_core import Trainer
 
 __all__ = ["TensorBoardLogger"]
 
@@ -34,9 +37,12 @@ def _group(key: str) -> str:
 class TensorBoardLogger:
     """Per-run callback writing TensorBoard event files.
 
+    It reads only the trainer's documented attributes (``out_dir``, ``run_config``, ``step``, ``recipe``).
+
     Args:
         run_dir: the run folder; events go to ``run_dir/tensorboard``.
-        config: the resolved :class:`i2i_core.RunConfig` (shown as text).
+        config: the resolved :class:`i2i_core.RunConfig`, shown as text when the trainer has none
+            (the trainer's is the one that trains: ``--fast`` applies its profile once the step budget is known).
         histogram_every: write parameter histograms every N logged steps (0: never; default
             from ``I2I_TENSORBOARD_HISTOGRAMS``).
     """
@@ -59,21 +65,22 @@ class TensorBoardLogger:
         self.writer: Any = None
         self._logged = 0
 
-    def _open(self, trainer: Any) -> Any:
+    def _open(self, trainer: Trainer) -> Any:
         # only the process that writes the run folder logs (rank 0 under torchrun)
-        if self.writer is None and getattr(trainer, "out_dir", self.log_dir) is not None:
+        if self.writer is None and trainer.out_dir is not None:
             self.writer = self._writer_cls(log_dir=str(self.log_dir))
         return self.writer
 
     @hookimpl
-    def before_train(self, trainer: Any) -> None:
+    def before_train(self, trainer: Trainer) -> None:
         writer = self._open(trainer)
-        if writer is not None and self.config is not None and hasattr(self.config, "model_dump"):
-            text = json.dumps(self.config.model_dump(), indent=2)
-            writer.add_text("config", "```\n" + text + "\n```", global_step=getattr(trainer, "step", 0))
+        config = trainer.run_config if trainer.run_config is not None else self.config
+        if writer is not None and config is not None and hasattr(config, "model_dump"):
+            text = json.dumps(config.model_dump(mode="json"), indent=2)
+            writer.add_text("config", "```\n" + text + "\n```", global_step=trainer.step)
 
     @hookimpl
-    def on_log(self, trainer: Any, step: int, logs: dict) -> None:
+    def on_log(self, trainer: Trainer, step: int, logs: dict) -> None:
         writer = self._open(trainer)
         if writer is None:
             return
@@ -85,13 +92,13 @@ class TensorBoardLogger:
             elif key not in ("step", "epoch", "time"):
                 writer.add_scalar(f"{_group(key)}/{key}", value, step)
         self._logged += 1
-        if self.histogram_every and self._logged % self.histogram_every == 0 and getattr(trainer, "recipe", None):
+        if self.histogram_every and self._logged % self.histogram_every == 0 and trainer.recipe is not None:
             for net_name, net in trainer.recipe.nets.items():
                 for name, param in net.named_parameters():
                     writer.add_histogram(f"weights/{net_name}/{name}", param.detach().float().cpu(), step)
 
     @hookimpl
-    def after_sample(self, trainer: Any, step: int, images: dict) -> None:
+    def after_sample(self, trainer: Trainer, step: int, images: dict) -> None:
         writer = self._open(trainer)
         if writer is None:
             return
@@ -103,7 +110,7 @@ class TensorBoardLogger:
             writer.add_images(f"samples/{name}", ((x.clamp(-1, 1) + 1) / 2), step, dataformats="NCHW")
 
     @hookimpl
-    def after_eval(self, trainer: Any, step: int, metrics: dict) -> None:
+    def after_eval(self, trainer: Trainer, step: int, metrics: dict) -> None:
         writer = self._open(trainer)
         if writer is None:
             return
@@ -113,12 +120,12 @@ class TensorBoardLogger:
         writer.flush()
 
     @hookimpl
-    def on_train_error(self, trainer: Any, error: BaseException) -> None:
+    def on_train_error(self, trainer: Trainer, error: BaseException) -> None:
         if self.writer is not None:
             self.writer.flush()
 
     @hookimpl
-    def after_train(self, trainer: Any) -> None:
+    def after_train(self, trainer: Trainer) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None

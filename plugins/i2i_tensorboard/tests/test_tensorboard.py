@@ -12,7 +12,7 @@ pytest.importorskip("tensorboard")
 
 import i2i_tensorboard  # noqa: E402
 
-from i2i_core import ConfigError, Engine  # noqa: E402
+from i2i_core import ConfigError, Engine, RunConfig  # noqa: E402
 from i2i_core.testing import plugin_manager  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def test_writes_losses_lr_samples_scores_and_histograms(tmp_path):
     logger = engine.registries.loggers.build("tensorboard", run_dir=tmp_path, config=None)
     logger.histogram_every = 1
     net = torch.nn.Conv2d(3, 3, 1)
-    trainer = SimpleNamespace(out_dir=tmp_path, step=0, recipe=SimpleNamespace(nets={"G": net}))
+    trainer = SimpleNamespace(out_dir=tmp_path, step=0, run_config=None, recipe=SimpleNamespace(nets={"G": net}))
     pm, _, _ = plugin_manager()  # the hook specs only, no progress bar
     pm.register(logger)
     try:
@@ -57,6 +57,18 @@ def test_writes_losses_lr_samples_scores_and_histograms(tmp_path):
     assert acc.Scalars("eval/psnr")[0].value == pytest.approx(21.5)
     assert {"samples/real_A", "samples/fake_B"} <= set(tags["images"])
     assert any(t.startswith("weights/G/") for t in tags["histograms"])
+
+
+def test_config_text_is_the_one_that_trains(tmp_path):
+    """``--fast`` applies its profile when fit starts: the text is ``trainer.run_config``, not the config at build."""
+    built = RunConfig(recipe="toy")
+    trained = built.model_copy(update={"trainer": built.trainer.model_copy(update={"fused_optimizer": True})})
+    logger = i2i_tensorboard.TensorBoardLogger(tmp_path, built)
+    logger.before_train(SimpleNamespace(out_dir=tmp_path, step=0, run_config=trained))
+    logger.after_train(SimpleNamespace(out_dir=tmp_path))
+    acc = _events(tmp_path / "tensorboard")
+    text = acc.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert '"fused_optimizer": true' in text
 
 
 def test_non_writing_rank_writes_nothing(tmp_path):

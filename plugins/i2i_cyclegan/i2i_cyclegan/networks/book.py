@@ -13,6 +13,8 @@ demos use tiny networks with the same layer sequence).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
 
@@ -20,6 +22,9 @@ from i2i_core import ConfigError
 
 #: the book's hard-coded widths
 _WIDTHS = (64, 128, 256, 512)
+
+#: the network type ``_init_book`` hands back (it initialises in place and returns its argument)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def _widths(width_div: int, what: str) -> tuple[int, ...]:
@@ -29,7 +34,7 @@ def _widths(width_div: int, what: str) -> tuple[int, ...]:
     return tuple(w // width_div for w in _WIDTHS)
 
 
-def _init_book(net: nn.Module) -> nn.Module:
+def _init_book(net: ModuleT) -> ModuleT:
     """The book's ``_weights_init``: every Conv/ConvTranspose weight ~ N(0, 0.02), biases untouched.
 
     The book matches class names containing ``Conv``; leaf modules are visited in the same

@@ -14,7 +14,7 @@ own shift; with ``none`` the reference still drops the bias).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
 from torch import nn
 from torch.nn import init
@@ -26,6 +26,9 @@ INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 PADDING_TYPES = ("reflect", "replicate", "zero")
 
 NormFactory = Callable[[int], nn.Module]
+
+#: the network type ``init_weights`` hands back (it initialises in place and returns its argument)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def check_choice(what: str, value: object, choices: tuple[str, ...]) -> str:
@@ -65,7 +68,7 @@ def conv_bias(norm: str) -> bool:
     return norm == "instance"
 
 
-def init_weights(net: nn.Module, init_type: str = "normal", init_gain: float = 0.02) -> nn.Module:
+def init_weights(net: ModuleT, init_type: str = "normal", init_gain: float = 0.02) -> ModuleT:
     """Initialise ``net`` in place the way the reference's ``init_weights`` does.
 
     Conv/ConvTranspose/Linear weights: ``normal`` N(0, gain), ``xavier`` (xavier-normal with

@@ -17,6 +17,13 @@ from i2i_core import ConfigError
 from ._layers import NormFactory, conv_bias, init_weights, norm_layer
 
 
+def _inner(submodule: nn.Module | None) -> nn.Module:
+    """The block a non-innermost level wraps (only the innermost level has none)."""
+    if submodule is None:
+        raise ConfigError("UnetSkipBlock: only the innermost level may be built without a submodule")
+    return submodule
+
+
 class UnetSkipBlock(nn.Module):
     """One U-Net level: ``x -> cat([x, up(sub(down(x)))])`` (outermost: no concatenation).
 
@@ -53,15 +60,16 @@ class UnetSkipBlock(nn.Module):
         # up-ReLU maps to ReLU(x) exactly as a plain skip would
         down_act = nn.LeakyReLU(0.2, True)
         up_act = nn.ReLU(True)
+        layers: list[nn.Module]
         if outermost:
             up_conv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
-            layers = [down_conv, submodule, up_act, up_conv, nn.Tanh()]
+            layers = [down_conv, _inner(submodule), up_act, up_conv, nn.Tanh()]
         elif innermost:
             up_conv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
             layers = [down_act, down_conv, up_act, up_conv, norm(outer_nc)]
         else:
             up_conv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
-            layers = [down_act, down_conv, norm(inner_nc), submodule, up_act, up_conv, norm(outer_nc)]
+            layers = [down_act, down_conv, norm(inner_nc), _inner(submodule), up_act, up_conv, norm(outer_nc)]
             if use_dropout:
                 layers.append(nn.Dropout(0.5))
         self.model = nn.Sequential(*layers)
@@ -108,14 +116,15 @@ class UnetGenerator(nn.Module):
             raise ConfigError(f"UNet num_downs {num_downs} is too small; expected at least 5")
         self.num_downs = num_downs
         make_norm, bias = norm_layer(norm), conv_bias(norm)
-        kw = {"norm": make_norm, "use_bias": bias}
-        block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, **kw)
+        block = UnetSkipBlock(ngf * 8, ngf * 8, innermost=True, norm=make_norm, use_bias=bias)
         for _ in range(num_downs - 5):
-            block = UnetSkipBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **kw)
-        block = UnetSkipBlock(ngf * 4, ngf * 8, submodule=block, **kw)
-        block = UnetSkipBlock(ngf * 2, ngf * 4, submodule=block, **kw)
-        block = UnetSkipBlock(ngf, ngf * 2, submodule=block, **kw)
-        self.model = UnetSkipBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, **kw)
+            block = UnetSkipBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, norm=make_norm,
+                                  use_bias=bias)
+        block = UnetSkipBlock(ngf * 4, ngf * 8, submodule=block, norm=make_norm, use_bias=bias)
+        block = UnetSkipBlock(ngf * 2, ngf * 4, submodule=block, norm=make_norm, use_bias=bias)
+        block = UnetSkipBlock(ngf, ngf * 2, submodule=block, norm=make_norm, use_bias=bias)
+        self.model = UnetSkipBlock(output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True,
+                                   norm=make_norm, use_bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         multiple = 2 ** self.num_downs

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, TypeVar, cast
 
+import torch
 from torch import nn
 
 from i2i_core import ConfigError
 
 NORMS = ("instance", "batch")
+
+#: the network type ``init_weights`` hands back (it initialises in place and returns its argument)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def norm_factory(norm: str) -> Callable[[int], nn.Module]:
@@ -44,14 +48,16 @@ def weights_init(module: nn.Module) -> None:
     weights come from N(1, 0.02) with zero bias.
     """
     name = type(module).__name__
+    # matched by class name like the reference; ``nn.Module.__getattr__`` is typed ``Tensor | Module``, but
+    # the weight and bias of a conv or BatchNorm are parameters
     if "Conv" in name:
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        nn.init.normal_(cast(torch.Tensor, module.weight), 0.0, 0.02)
     elif "BatchNorm2d" in name:
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+        nn.init.normal_(cast(torch.Tensor, module.weight), 1.0, 0.02)
+        nn.init.zeros_(cast(torch.Tensor, module.bias))
 
 
-def init_weights(net: nn.Module) -> nn.Module:
+def init_weights(net: ModuleT) -> ModuleT:
     """Apply :func:`weights_init` to every submodule of ``net`` and return it."""
     net.apply(weights_init)
     return net

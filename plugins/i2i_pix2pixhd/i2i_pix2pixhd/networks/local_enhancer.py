@@ -69,7 +69,7 @@ class LocalEnhancer(nn.Module):
                 up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
             setattr(self, f"model{n}_1", nn.Sequential(*down))
             setattr(self, f"model{n}_2", nn.Sequential(*up))
-        self.downsample = nn.AvgPool2d(3, stride=2, padding=[1, 1], count_include_pad=False)
+        self.downsample = nn.AvgPool2d(3, stride=2, padding=(1, 1), count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pyramid = [x]

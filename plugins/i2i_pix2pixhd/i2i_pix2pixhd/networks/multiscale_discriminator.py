@@ -52,7 +52,7 @@ class MultiscaleDiscriminator(nn.Module):
                     setattr(self, f"scale{i}_layer{j}", getattr(net, f"model{j}"))
             else:
                 setattr(self, f"layer{i}", net.model)
-        self.downsample = nn.AvgPool2d(3, stride=2, padding=[1, 1], count_include_pad=False)
+        self.downsample = nn.AvgPool2d(3, stride=2, padding=(1, 1), count_include_pad=False)
 
     def _scale(self, index: int, x: torch.Tensor) -> list[torch.Tensor]:
         if not self.getIntermFeat:
