@@ -14,7 +14,10 @@ from i2i_core.training import profile as profiles
 def test_exact_profile_keeps_every_setting():
     cfg = TrainerConfig(precision="fp32", fused_optimizer=False, channels_last=True)
     chosen = profiles.choose(cfg, torch.device("cpu"))
-    assert profiles.apply(cfg, chosen) is cfg and chosen.summary().startswith("exact profile: fp32")
+    applied = profiles.apply(cfg, chosen)  # every setting kept; only the thread count is resolved (and recorded)
+    assert applied.model_dump(exclude={"threads"}) == cfg.model_dump(exclude={"threads"})
+    assert applied.threads == chosen.threads == profiles.default_threads()
+    assert chosen.summary().startswith("exact profile: fp32")
 
 
 @pytest.mark.parametrize("native_bf16", [True, False])
